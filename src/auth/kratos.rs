@@ -1,0 +1,249 @@
+//! The two Kratos calls Polis makes: `GET /sessions/whoami` (public API) to turn a
+//! session into an identity, and `GET /admin/identities/{id}` (admin API) to check
+//! that an identity exists. Anything but a clear answer is `Unavailable`: Polis
+//! fails closed.
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// A session credential, exactly as the caller presented it.
+#[derive(Clone)]
+pub enum SessionCredential {
+    /// `X-Session-Token` or `Authorization: Bearer`.
+    Token(String),
+    /// The value of the Kratos session cookie.
+    Cookie(String),
+}
+
+impl std::fmt::Debug for SessionCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SessionCredential::Token(_) => f.write_str("Token(<redacted>)"),
+            SessionCredential::Cookie(_) => f.write_str("Cookie(<redacted>)"),
+        }
+    }
+}
+
+/// What Kratos said about a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WhoamiOutcome {
+    Active(SessionInfo),
+    /// 401: missing, unknown, expired or revoked session.
+    Unauthorized,
+    /// 403: the session must be stepped up to AAL2 first.
+    AalRequired {
+        redirect_browser_to: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub identity_id: Uuid,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub verified_emails: Vec<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("Kratos unavailable: {0}")]
+pub struct KratosUnavailable(pub String);
+
+#[derive(Deserialize)]
+struct SessionBody {
+    active: Option<bool>,
+    expires_at: Option<DateTime<Utc>>,
+    identity: IdentityBody,
+}
+
+#[derive(Deserialize)]
+struct IdentityBody {
+    id: Uuid,
+    #[serde(default)]
+    verifiable_addresses: Vec<AddressBody>,
+}
+
+#[derive(Deserialize)]
+struct AddressBody {
+    value: String,
+    #[serde(default)]
+    verified: bool,
+    #[serde(default)]
+    via: String,
+}
+
+#[derive(Deserialize)]
+struct AalBody {
+    redirect_browser_to: Option<String>,
+}
+
+pub struct KratosClient {
+    http: reqwest::Client,
+    whoami_url: url::Url,
+    admin_identities_url: url::Url,
+    cookie_name: String,
+}
+
+impl KratosClient {
+    pub fn new(
+        public_url: &url::Url,
+        admin_url: &url::Url,
+        timeout: std::time::Duration,
+        cookie_name: &str,
+    ) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self {
+            http,
+            whoami_url: join(public_url, "sessions/whoami")?,
+            admin_identities_url: join(admin_url, "admin/identities/")?,
+            cookie_name: cookie_name.to_owned(),
+        })
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn whoami(
+        &self,
+        credential: &SessionCredential,
+    ) -> Result<WhoamiOutcome, KratosUnavailable> {
+        let request = self.http.get(self.whoami_url.clone());
+        let request = match credential {
+            SessionCredential::Token(token) => request.header("X-Session-Token", token),
+            SessionCredential::Cookie(value) => {
+                request.header("Cookie", format!("{}={value}", self.cookie_name))
+            }
+        };
+        let response = request.send().await.map_err(unavailable)?;
+        match response.status() {
+            StatusCode::OK => {
+                let body: SessionBody = response.json().await.map_err(unavailable)?;
+                Ok(session_outcome(body))
+            }
+            StatusCode::UNAUTHORIZED => Ok(WhoamiOutcome::Unauthorized),
+            StatusCode::FORBIDDEN => {
+                let body: Option<AalBody> = response.json().await.ok();
+                Ok(WhoamiOutcome::AalRequired {
+                    redirect_browser_to: body.and_then(|b| b.redirect_browser_to),
+                })
+            }
+            other => Err(KratosUnavailable(format!("whoami answered {other}"))),
+        }
+    }
+
+    /// Whether Kratos knows this identity.
+    #[tracing::instrument(skip_all, fields(identity = %id))]
+    pub async fn identity_exists(&self, id: Uuid) -> Result<bool, KratosUnavailable> {
+        let url = join(&self.admin_identities_url, &id.to_string())
+            .map_err(|e| KratosUnavailable(e.to_string()))?;
+        let response = self.http.get(url).send().await.map_err(unavailable)?;
+        match response.status() {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            other => Err(KratosUnavailable(format!(
+                "admin identity lookup answered {other}"
+            ))),
+        }
+    }
+}
+
+/// An inactive or already expired session is no session, whatever the status said.
+fn session_outcome(body: SessionBody) -> WhoamiOutcome {
+    let expired = body.expires_at.is_some_and(|at| at <= Utc::now());
+    if body.active != Some(true) || expired {
+        return WhoamiOutcome::Unauthorized;
+    }
+    let verified_emails = body
+        .identity
+        .verifiable_addresses
+        .into_iter()
+        .filter(|a| a.verified && a.via == "email")
+        .map(|a| a.value.to_lowercase())
+        .collect();
+    WhoamiOutcome::Active(SessionInfo {
+        identity_id: body.identity.id,
+        expires_at: body.expires_at,
+        verified_emails,
+    })
+}
+
+/// Joins a path onto a base URL, keeping any path prefix the base has.
+fn join(base: &url::Url, path: &str) -> anyhow::Result<url::Url> {
+    let mut base = base.clone();
+    if !base.path().ends_with('/') {
+        let with_slash = format!("{}/", base.path());
+        base.set_path(&with_slash);
+    }
+    Ok(base.join(path)?)
+}
+
+/// Describes a transport failure without the request (and so without credentials).
+fn unavailable(err: reqwest::Error) -> KratosUnavailable {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "connection failed"
+    } else if err.is_decode() {
+        "unreadable response"
+    } else {
+        "request failed"
+    };
+    KratosUnavailable(kind.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_keeps_prefixes() {
+        let base = url::Url::parse("http://kratos:4433/prefix").unwrap();
+        assert_eq!(
+            join(&base, "sessions/whoami").unwrap().as_str(),
+            "http://kratos:4433/prefix/sessions/whoami"
+        );
+        let base = url::Url::parse("http://kratos:4433").unwrap();
+        assert_eq!(
+            join(&base, "sessions/whoami").unwrap().as_str(),
+            "http://kratos:4433/sessions/whoami"
+        );
+    }
+
+    #[test]
+    fn credentials_never_print() {
+        let token = SessionCredential::Token("secret-token".into());
+        assert!(!format!("{token:?}").contains("secret"));
+    }
+
+    #[test]
+    fn inactive_or_expired_sessions_are_unauthorized() {
+        let body = |active, expires_at| SessionBody {
+            active,
+            expires_at,
+            identity: IdentityBody {
+                id: Uuid::nil(),
+                verifiable_addresses: vec![],
+            },
+        };
+        let past = Utc::now() - chrono::Duration::seconds(1);
+        let future = Utc::now() + chrono::Duration::hours(1);
+        assert_eq!(
+            session_outcome(body(Some(false), Some(future))),
+            WhoamiOutcome::Unauthorized
+        );
+        assert_eq!(
+            session_outcome(body(None, Some(future))),
+            WhoamiOutcome::Unauthorized
+        );
+        assert_eq!(
+            session_outcome(body(Some(true), Some(past))),
+            WhoamiOutcome::Unauthorized
+        );
+        assert!(matches!(
+            session_outcome(body(Some(true), Some(future))),
+            WhoamiOutcome::Active(_)
+        ));
+    }
+}

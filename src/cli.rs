@@ -1,0 +1,132 @@
+//! The `polis` subcommands.
+
+use std::process::ExitCode;
+
+use crate::auth::api_keys;
+use crate::config::{ApiKeyCommand, Cli, Command, ScopeArg, Settings};
+use crate::domain::ApiKeyScope;
+use crate::store::{self, ApiKeyRecord, Store};
+use crate::{telemetry, AppState};
+
+pub async fn run(cli: Cli) -> ExitCode {
+    telemetry::init(cli.settings.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.settings).await,
+        Command::Migrate => migrate(&cli.settings).await,
+        Command::ApiKeys(command) => api_key_command(&cli.settings, command).await,
+        Command::Openapi => {
+            println!("{}", crate::http::openapi_json());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("polis: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    let store = store::connect(&settings.database_url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    open_store(settings).await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    tracing::info!(settings = ?settings, "starting polis");
+    let store = open_store(&settings).await?;
+    let listener = tokio::net::TcpListener::bind(settings.listen_addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    let state = AppState::new(store, settings)?;
+    crate::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn api_key_command(settings: &Settings, command: ApiKeyCommand) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    match command {
+        ApiKeyCommand::Create { name, scope } => {
+            let scope = match scope {
+                ScopeArg::Admin => ApiKeyScope::Admin,
+                ScopeArg::Read => ApiKeyScope::Read,
+            };
+            let key = api_keys::generate();
+            store
+                .create_api_key(ApiKeyRecord {
+                    id: key.id,
+                    name: name.clone(),
+                    scope,
+                    secret_hash: key.secret_hash,
+                    created_at: store::now(),
+                    revoked_at: None,
+                })
+                .await?;
+            eprintln!(
+                "Created API key {} ({name}, scope {}). It is shown once; store it now:",
+                key.id,
+                scope.as_str()
+            );
+            println!("{}", key.plaintext);
+        }
+        ApiKeyCommand::List => {
+            println!(
+                "{:<36}  {:<6}  {:<8}  {:<25}  NAME",
+                "ID", "SCOPE", "STATUS", "CREATED"
+            );
+            for key in store.list_api_keys().await? {
+                let status = if key.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<36}  {:<6}  {:<8}  {:<25}  {}",
+                    key.id,
+                    key.scope.as_str(),
+                    status,
+                    key.created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    key.name
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { id } => {
+            if store.revoke_api_key(id).await? {
+                eprintln!("Revoked API key {id}.");
+            } else {
+                anyhow::bail!("no active API key with id {id}");
+            }
+        }
+    }
+    Ok(())
+}

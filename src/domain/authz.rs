@@ -1,0 +1,240 @@
+//! The one place that decides who may do what. Every route calls [`authorize`].
+
+use uuid::Uuid;
+
+use super::caller::{ApiKeyScope, Caller};
+use super::role::{
+    has_permission, MEMBERSHIPS_MANAGE, MEMBERSHIPS_READ, PROFILE_DELETE, PROFILE_MANAGE,
+};
+
+/// Something a caller wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Create an organization (any identity; admin keys).
+    CreateOrg,
+    /// List every organization, not just one's own (API keys).
+    ListAllOrgs,
+    /// Read an organization's profile.
+    ReadOrg,
+    UpdateOrg,
+    DeleteOrg,
+    ListMembers,
+    /// Read one membership; members may always read their own.
+    ReadMembership {
+        identity_id: Uuid,
+    },
+    AddMember,
+    ChangeRole,
+    /// Remove a member; a member may always remove themselves (leave).
+    RemoveMember {
+        identity_id: Uuid,
+    },
+    /// Read the role catalog.
+    ReadRoles,
+    /// Create, change or delete roles.
+    ManageRoles,
+    /// Read or write private metadata, or act on behalf of another identity.
+    AdminOnly,
+    /// See one's own memberships: only identities have any.
+    OwnMemberships,
+}
+
+impl Action {
+    /// Actions an org-less caller may attempt; all others concern one organization.
+    fn is_instance_wide(self) -> bool {
+        matches!(
+            self,
+            Action::CreateOrg
+                | Action::ListAllOrgs
+                | Action::ReadRoles
+                | Action::ManageRoles
+                | Action::AdminOnly
+                | Action::OwnMemberships
+        )
+    }
+
+    fn is_read_only(self) -> bool {
+        matches!(
+            self,
+            Action::ListAllOrgs
+                | Action::ReadOrg
+                | Action::ListMembers
+                | Action::ReadMembership { .. }
+                | Action::ReadRoles
+        )
+    }
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// The caller may not even learn the organization exists (answered as 404).
+    Hidden,
+    /// The caller can see the organization but lacks the permission (403).
+    Forbidden,
+}
+
+/// Decides whether `caller` may perform `action`. `permissions` are the caller's
+/// permissions in the organization concerned: `None` when the caller is not a member
+/// (or the action concerns no organization).
+pub fn authorize(
+    caller: &Caller,
+    action: Action,
+    permissions: Option<&[String]>,
+) -> Result<(), Denied> {
+    let identity = match caller {
+        Caller::ApiKey(_) if action == Action::OwnMemberships => return Err(Denied::Forbidden),
+        Caller::ApiKey(key) => {
+            return match key.scope {
+                ApiKeyScope::Admin => Ok(()),
+                ApiKeyScope::Read if action.is_read_only() => Ok(()),
+                ApiKeyScope::Read => Err(Denied::Forbidden),
+            };
+        }
+        Caller::Identity(identity) => identity,
+    };
+    if action.is_instance_wide() {
+        return match action {
+            Action::CreateOrg | Action::ReadRoles | Action::OwnMemberships => Ok(()),
+            _ => Err(Denied::Forbidden),
+        };
+    }
+    let Some(permissions) = permissions else {
+        return Err(Denied::Hidden);
+    };
+    let required = match action {
+        Action::ReadOrg => return Ok(()),
+        Action::ReadMembership { identity_id } | Action::RemoveMember { identity_id }
+            if identity_id == identity.id =>
+        {
+            return Ok(())
+        }
+        Action::UpdateOrg => PROFILE_MANAGE,
+        Action::DeleteOrg => PROFILE_DELETE,
+        Action::ListMembers | Action::ReadMembership { .. } => MEMBERSHIPS_READ,
+        Action::AddMember | Action::ChangeRole | Action::RemoveMember { .. } => MEMBERSHIPS_MANAGE,
+        Action::CreateOrg
+        | Action::ListAllOrgs
+        | Action::ReadRoles
+        | Action::ManageRoles
+        | Action::AdminOnly
+        | Action::OwnMemberships => return Err(Denied::Forbidden),
+    };
+    if has_permission(permissions, required) {
+        Ok(())
+    } else {
+        Err(Denied::Forbidden)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::caller::{ApiKeyCaller, IdentityCaller};
+
+    fn identity(id: Uuid) -> Caller {
+        Caller::Identity(IdentityCaller {
+            id,
+            verified_emails: vec![],
+            via_cookie: false,
+        })
+    }
+
+    fn key(scope: ApiKeyScope) -> Caller {
+        Caller::ApiKey(ApiKeyCaller {
+            id: Uuid::nil(),
+            name: "k".into(),
+            scope,
+        })
+    }
+
+    fn perms(list: &[&str]) -> Vec<String> {
+        list.iter().map(|p| (*p).to_owned()).collect()
+    }
+
+    #[test]
+    fn non_members_do_not_learn_the_org_exists() {
+        let me = identity(Uuid::now_v7());
+        assert_eq!(authorize(&me, Action::ReadOrg, None), Err(Denied::Hidden));
+        assert_eq!(authorize(&me, Action::DeleteOrg, None), Err(Denied::Hidden));
+    }
+
+    #[test]
+    fn members_need_the_permission() {
+        let me = identity(Uuid::now_v7());
+        let member = perms(&[MEMBERSHIPS_READ]);
+        assert_eq!(authorize(&me, Action::ReadOrg, Some(&member)), Ok(()));
+        assert_eq!(authorize(&me, Action::ListMembers, Some(&member)), Ok(()));
+        assert_eq!(
+            authorize(&me, Action::AddMember, Some(&member)),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            authorize(&me, Action::UpdateOrg, Some(&member)),
+            Err(Denied::Forbidden)
+        );
+        let admin = perms(&[MEMBERSHIPS_MANAGE, PROFILE_MANAGE, PROFILE_DELETE]);
+        assert_eq!(authorize(&me, Action::DeleteOrg, Some(&admin)), Ok(()));
+        assert_eq!(authorize(&me, Action::ChangeRole, Some(&admin)), Ok(()));
+    }
+
+    #[test]
+    fn members_may_leave_and_read_themselves() {
+        let id = Uuid::now_v7();
+        let me = identity(id);
+        let none: Vec<String> = vec![];
+        let leave = Action::RemoveMember { identity_id: id };
+        assert_eq!(authorize(&me, leave, Some(&none)), Ok(()));
+        let other = Action::RemoveMember {
+            identity_id: Uuid::now_v7(),
+        };
+        assert_eq!(authorize(&me, other, Some(&none)), Err(Denied::Forbidden));
+        let read_self = Action::ReadMembership { identity_id: id };
+        assert_eq!(authorize(&me, read_self, Some(&none)), Ok(()));
+    }
+
+    #[test]
+    fn identities_cannot_do_admin_things() {
+        let me = identity(Uuid::now_v7());
+        assert_eq!(authorize(&me, Action::CreateOrg, None), Ok(()));
+        assert_eq!(authorize(&me, Action::ReadRoles, None), Ok(()));
+        assert_eq!(
+            authorize(&me, Action::ManageRoles, None),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            authorize(&me, Action::ListAllOrgs, None),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            authorize(&me, Action::AdminOnly, None),
+            Err(Denied::Forbidden)
+        );
+    }
+
+    #[test]
+    fn api_key_scopes() {
+        let admin = key(ApiKeyScope::Admin);
+        let read = key(ApiKeyScope::Read);
+        assert_eq!(authorize(&admin, Action::DeleteOrg, None), Ok(()));
+        assert_eq!(authorize(&admin, Action::AdminOnly, None), Ok(()));
+        assert_eq!(authorize(&read, Action::ListMembers, None), Ok(()));
+        assert_eq!(authorize(&read, Action::ListAllOrgs, None), Ok(()));
+        assert_eq!(
+            authorize(&read, Action::AddMember, None),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            authorize(&read, Action::ManageRoles, None),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            authorize(&read, Action::AdminOnly, None),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            authorize(&admin, Action::OwnMemberships, None),
+            Err(Denied::Forbidden)
+        );
+    }
+}

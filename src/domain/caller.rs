@@ -1,0 +1,78 @@
+//! Who is making a request, once authentication has succeeded.
+
+use uuid::Uuid;
+
+/// What an API key may do.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKeyScope {
+    /// Everything, including imports, roles and private metadata.
+    Admin,
+    /// Read-only access to every organization.
+    Read,
+}
+
+impl ApiKeyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiKeyScope::Admin => "admin",
+            ApiKeyScope::Read => "read",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(ApiKeyScope::Admin),
+            "read" => Some(ApiKeyScope::Read),
+            _ => None,
+        }
+    }
+}
+
+/// The authenticated caller of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A Kratos identity, proven by a session Kratos accepted.
+    Identity(IdentityCaller),
+    /// A Polis API key (service or admin caller).
+    ApiKey(ApiKeyCaller),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityCaller {
+    pub id: Uuid,
+    /// E-mail addresses Kratos reports as verified for this identity.
+    pub verified_emails: Vec<String>,
+    /// True when the session arrived as a browser cookie: such requests get CSRF checks.
+    pub via_cookie: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyCaller {
+    pub id: Uuid,
+    pub name: String,
+    pub scope: ApiKeyScope,
+}
+
+impl Caller {
+    pub fn identity_id(&self) -> Option<Uuid> {
+        match self {
+            Caller::Identity(identity) => Some(identity.id),
+            Caller::ApiKey(_) => None,
+        }
+    }
+
+    pub fn is_admin_key(&self) -> bool {
+        matches!(self, Caller::ApiKey(key) if key.scope == ApiKeyScope::Admin)
+    }
+
+    /// A short, non-secret description for logs and audit fields.
+    pub fn log_label(&self) -> String {
+        match self {
+            Caller::Identity(identity) => format!("identity:{}", identity.id),
+            Caller::ApiKey(key) => format!("api_key:{}", key.id),
+        }
+    }
+}

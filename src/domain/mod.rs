@@ -1,0 +1,11 @@
+//! Pure rules: who may do what, what a valid org, slug, role or permission is.
+//! Nothing in here performs I/O, so every rule is unit-tested on its own.
+
+pub mod authz;
+pub mod caller;
+pub mod org;
+pub mod role;
+pub mod validation;
+
+pub use authz::{authorize, Action, Denied};
+pub use caller::{ApiKeyScope, Caller};

@@ -1,0 +1,102 @@
+//! Wrappers around axum's extractors whose rejections use Polis's problem format.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::{ApiError, ErrorCode};
+
+/// JSON body in, JSON body out.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct AppJson<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for AppJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct AppQuery<T>(pub T);
+
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct AppPath<T>(pub T);
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(err) => {
+                let (field, message) = describe_data_error(&err.body_text());
+                ApiError::field(&field, message)
+            }
+            JsonRejection::JsonSyntaxError(_) => {
+                ApiError::new(ErrorCode::InvalidJson, "the request body is not valid JSON")
+            }
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "the request body must be sent as Content-Type: application/json",
+            ),
+            JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
+            }
+            other => ApiError::new(ErrorCode::InvalidJson, other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        let text = rejection.body_text();
+        let detail = text
+            .strip_prefix("Failed to deserialize query string: ")
+            .unwrap_or(&text);
+        ApiError::field("query", detail.to_owned())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        ApiError::field("path", rejection.body_text())
+    }
+}
+
+/// Splits serde's "path: message" into the field it names and the message.
+fn describe_data_error(text: &str) -> (String, String) {
+    let text = text
+        .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+        .unwrap_or(text);
+    if let Some((path, message)) = text.split_once(": ") {
+        if !path.contains(' ') && path != "." {
+            return (path.to_owned(), message.to_owned());
+        }
+    }
+    let message = text.strip_prefix(".: ").unwrap_or(text);
+    // "missing field `name` at line 1 column 2" names its field in backticks.
+    let field = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"))
+        .unwrap_or("body");
+    (field.to_owned(), message.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_data_error;
+
+    #[test]
+    fn names_the_offending_field() {
+        let (field, _) = describe_data_error(
+            "Failed to deserialize the JSON body into the target type: name: invalid type: integer `1`, expected a string at line 1 column 10",
+        );
+        assert_eq!(field, "name");
+        let (field, _) = describe_data_error(
+            "Failed to deserialize the JSON body into the target type: missing field `name` at line 1 column 2",
+        );
+        assert_eq!(field, "name");
+    }
+}

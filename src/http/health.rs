@@ -1,0 +1,77 @@
+//! Health and version, shaped like Ory's: `/health/alive`, `/health/ready`, `/version`.
+//! These are public: they take no `Caller`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppJson;
+use crate::state::AppState;
+use crate::store::Store;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health_alive))
+        .routes(routes!(health_ready))
+        .routes(routes!(version_get))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthStatus {
+    /// `ok`, or `unavailable` when a dependency does not answer.
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Version {
+    pub version: String,
+}
+
+/// The process is up. Checks nothing else.
+#[utoipa::path(get, path = "/health/alive", tag = "health", operation_id = "isAlive",
+    responses((status = 200, description = "Alive", body = HealthStatus)))]
+async fn health_alive() -> AppJson<HealthStatus> {
+    AppJson(HealthStatus {
+        status: "ok".into(),
+    })
+}
+
+/// The database answers.
+#[utoipa::path(get, path = "/health/ready", tag = "health", operation_id = "isReady",
+    responses(
+        (status = 200, description = "Ready", body = HealthStatus),
+        (status = 503, description = "The database does not answer", body = HealthStatus)
+    ))]
+async fn health_ready(State(store): State<Arc<dyn Store>>) -> (StatusCode, AppJson<HealthStatus>) {
+    match store.ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            AppJson(HealthStatus {
+                status: "ok".into(),
+            }),
+        ),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                AppJson(HealthStatus {
+                    status: "unavailable".into(),
+                }),
+            )
+        }
+    }
+}
+
+/// The running Polis version.
+#[utoipa::path(get, path = "/version", tag = "health", operation_id = "getVersion",
+    responses((status = 200, description = "Version", body = Version)))]
+async fn version_get() -> AppJson<Version> {
+    AppJson(Version {
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}

@@ -1,0 +1,206 @@
+//! The HTTP API: routers, request and response shapes, and the OpenAPI document
+//! generated from the same handlers.
+
+mod extract;
+mod health;
+mod me;
+mod members;
+mod orgs;
+mod pagination;
+mod roles;
+
+use axum::extract::MatchedPath;
+use axum::http::{header, HeaderName, HeaderValue, Method, Request};
+use axum::response::IntoResponse;
+use axum::Router;
+use serde::Deserialize;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::domain::org::OrgRef;
+use crate::domain::{authorize, Action, Caller};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::state::AppState;
+use crate::store::{Membership, Org, Store};
+
+pub use extract::{AppJson, AppPath, AppQuery};
+pub use pagination::{Page, PageParams};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Polis",
+        description = "Organizations, memberships and roles for apps whose identities live in Ory Kratos."
+    ),
+    modifiers(&SecuritySchemes),
+    components(schemas(crate::error::Problem, crate::error::ErrorCode)),
+    tags(
+        (name = "orgs", description = "Organizations"),
+        (name = "members", description = "Memberships of an organization"),
+        (name = "me", description = "The calling identity"),
+        (name = "roles", description = "The instance-wide role catalog"),
+        (name = "health", description = "Liveness, readiness and version")
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "ory_kratos_session",
+                "The browser's Kratos session cookie.",
+            ))),
+        );
+        components.add_security_scheme(
+            "session_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Session-Token",
+                "A Kratos session token (native apps).",
+            ))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A Kratos session token, or a Polis API key (`polis_…`) for service and admin callers.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The routes and the OpenAPI document they describe.
+fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(orgs::router())
+        .merge(members::router())
+        .merge(me::router())
+        .merge(roles::router())
+        .merge(health::router())
+        .split_for_parts()
+}
+
+/// The OpenAPI document, as `polis openapi` prints it and `/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().1
+}
+
+pub fn openapi_json() -> String {
+    openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|_| String::from("{}"))
+}
+
+/// The whole application router with its middleware.
+pub fn router(state: AppState) -> Router {
+    let (api, spec) = routes();
+    let spec_json = spec.to_pretty_json().unwrap_or_default();
+    let cors = cors_layer(&state.settings.allowed_origins());
+    let body_limit = state.settings.max_body_bytes;
+    api.route(
+        "/openapi.json",
+        axum::routing::get(move || async move {
+            ([(header::CONTENT_TYPE, "application/json")], spec_json)
+        }),
+    )
+    .fallback(|| async { ApiError::new(ErrorCode::RouteNotFound, "no such route") })
+    .method_not_allowed_fallback(|| async {
+        ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "method not allowed on this route",
+        )
+    })
+    .with_state(state)
+    .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+    .layer(CatchPanicLayer::custom(|_| {
+        ApiError::internal(&"handler panicked").into_response()
+    }))
+    .layer(TraceLayer::new_for_http().make_span_with(request_span))
+    .layer(cors)
+}
+
+/// One span per request, named by the route template (never the raw URI, which
+/// could carry ids of orgs the caller may not see).
+fn request_span<B>(request: &Request<B>) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    tracing::info_span!("request", method = %request.method(), route, caller = tracing::field::Empty)
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-session-token"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// An organization the caller has been allowed to act on, with the caller's own
+/// membership in it (if any).
+pub struct OrgAccess {
+    pub org: Org,
+    pub membership: Option<Membership>,
+}
+
+/// Resolves `{org}` (UUID, slug or Clerk id) and authorizes `action` on it. Every
+/// org-scoped route goes through here, so a non-member never learns an org exists.
+pub async fn org_access(
+    store: &dyn Store,
+    caller: &Caller,
+    org: &str,
+    action: Action,
+) -> ApiResult<OrgAccess> {
+    let org = store
+        .find_org(&OrgRef::parse(org))
+        .await?
+        .ok_or_else(ApiError::org_not_found)?;
+    let membership = match caller.identity_id() {
+        Some(identity) => store.find_membership(org.id, identity).await?,
+        None => None,
+    };
+    authorize(
+        caller,
+        action,
+        membership.as_ref().map(|m| m.permissions.as_slice()),
+    )?;
+    Ok(OrgAccess { org, membership })
+}
+
+/// For PATCH bodies: tells "absent" (`None`) from "set to null" (`Some(None)`).
+pub(crate) fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}

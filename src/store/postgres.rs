@@ -1,0 +1,39 @@
+//! PostgreSQL, for production: several Polis replicas share one database, so every
+//! invariant check locks the org row (`SELECT … FOR UPDATE`) for its transaction.
+
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    const MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+    const LOCK_ORG: &'static str =
+        "SELECT max_allowed_memberships FROM orgs WHERE id = $1 FOR UPDATE";
+    const LIKE: &'static str = "ILIKE";
+
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        let options: PgConnectOptions = url.parse()?;
+        Self::connect_with(options).await
+    }
+
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self, sqlx::Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+}
+
+impl_sql_store!(PostgresStore, sqlx::PgConnection);
