@@ -14,6 +14,9 @@ use super::AppJson;
 use crate::state::AppState;
 use crate::store::Store;
 
+/// How long readiness waits for the database before answering 503.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(health_alive))
@@ -48,7 +51,11 @@ async fn health_alive() -> AppJson<HealthStatus> {
         (status = 503, description = "The database does not answer", body = HealthStatus)
     ))]
 async fn health_ready(State(store): State<Arc<dyn Store>>) -> (StatusCode, AppJson<HealthStatus>) {
-    match store.ping().await {
+    let answered = tokio::time::timeout(READY_TIMEOUT, store.ping()).await;
+    match answered
+        .map_err(|_| "timed out".to_owned())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    {
         Ok(()) => (
             StatusCode::OK,
             AppJson(HealthStatus {

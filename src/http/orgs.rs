@@ -13,11 +13,12 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{double_option, org_access, AppJson, AppPath, AppQuery, Page, PageParams};
+use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::domain::org::{validate_name, Slug};
 use crate::domain::validation::{validate_image_url, validate_metadata, FieldErrors};
 use crate::domain::{authorize, Action, Caller};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
 use crate::store::{NewOrg, Org, OrgFilter, OrgPatch, Store, StoreError};
 
@@ -167,6 +168,7 @@ fn parse_slug(errors: &mut FieldErrors, slug: Option<&str>) -> Option<Slug> {
 )]
 async fn orgs_create(
     State(store): State<Arc<dyn Store>>,
+    State(auth): State<Arc<Authenticator>>,
     State(settings): State<Arc<Settings>>,
     caller: Caller,
     AppJson(body): AppJson<CreateOrgRequest>,
@@ -186,6 +188,14 @@ async fn orgs_create(
         body.max_allowed_memberships,
     );
     errors.into_result().map_err(ApiError::validation)?;
+    if let Some(created_by) = body.created_by {
+        if !auth.identity_exists(created_by).await? {
+            return Err(ApiError::new(
+                ErrorCode::IdentityNotFound,
+                "Kratos has no identity with the created_by id",
+            ));
+        }
+    }
 
     let creator = caller.identity_id().or(body.created_by);
     let generated = slug.is_none();

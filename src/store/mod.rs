@@ -214,7 +214,7 @@ pub async fn connect(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
 }
 
 /// Timestamps are kept to the microsecond so both databases store the same value.
-pub(crate) fn now() -> DateTime<Utc> {
+pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }

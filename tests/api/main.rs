@@ -1,0 +1,15 @@
+//! Integration tests: the real router over real SQLite and PostgreSQL, with a Kratos
+//! test double. One binary, so the suite links once.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod harness;
+
+mod auth;
+mod concurrency;
+mod members;
+mod orgs;
+mod roles_and_me;
+mod service;
+mod store_contract;
