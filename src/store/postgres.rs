@@ -31,6 +31,16 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
+    /// A store that connects on first use, for when the database may not be up yet.
+    pub fn connect_lazy(url: &str) -> Result<Self, sqlx::Error> {
+        let options: PgConnectOptions = url.parse()?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with(options);
+        Ok(Self { pool })
+    }
+
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
     }

@@ -67,7 +67,7 @@ async fn add_list_change_remove(backend: Backend) {
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 2);
     let admins = app
         .get(
-            &format!("/orgs/crew/members?role=org:admin"),
+            "/orgs/crew/members?role=org:admin",
             Auth::Bearer(&bob.token),
         )
         .await;

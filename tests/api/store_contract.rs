@@ -242,6 +242,18 @@ async fn memberships_and_invariants(backend: Backend) {
             .unwrap_err(),
         StoreError::UnknownRole(_)
     ));
+}
+
+async fn last_admin_and_listings(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let store = db.store.as_ref();
+    let admin = Uuid::new_v4();
+    let org = store
+        .create_org(new_org("capped", Some(admin)))
+        .await
+        .unwrap();
+    let bob = Uuid::new_v4();
+    store.add_member(org.id, bob, "org:member").await.unwrap();
 
     // The last admin can neither be demoted nor removed.
     assert!(matches!(
@@ -398,6 +410,7 @@ on_both_backends!(
     orgs_round_trip,
     org_listing_pages_and_filters,
     memberships_and_invariants,
+    last_admin_and_listings,
     roles_catalog,
     api_keys,
 );
