@@ -9,6 +9,7 @@ mod harness;
 mod auth;
 mod concurrency;
 mod members;
+mod migrations;
 mod orgs;
 mod roles_and_me;
 mod service;
