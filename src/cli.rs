@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use crate::auth::api_keys;
-use crate::config::{ApiKeyCommand, Cli, Command, ScopeArg, Settings};
+use crate::config::{
+    ApiKeyCommand, Cli, Command, ExportCommand, ImportCommand, ScopeArg, Settings,
+};
 use crate::domain::ApiKeyScope;
 use crate::store::{self, ApiKeyRecord, Store};
 use crate::{telemetry, AppState};
@@ -14,6 +16,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve => serve(cli.settings).await,
         Command::Migrate => migrate(&cli.settings).await,
         Command::ApiKeys(command) => api_key_command(&cli.settings, command).await,
+        Command::Import(ImportCommand::Clerk(args)) => {
+            crate::import::command::import_clerk(&cli.settings, args).await
+        }
+        Command::Export(ExportCommand::Clerk(args)) => {
+            crate::import::command::export_clerk(args).await
+        }
         Command::Openapi => {
             println!("{}", crate::http::openapi_json());
             Ok(())
@@ -28,7 +36,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn open_store(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+pub(crate) async fn open_store(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn Store>> {
     let store = store::connect(&settings.database_url).await?;
     store.migrate().await?;
     Ok(store)

@@ -29,6 +29,24 @@ pub enum Command {
     ApiKeys(ApiKeyCommand),
     /// Print the OpenAPI document.
     Openapi,
+    /// Import organizations, members, invitations and roles.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Save what an import would read, without importing it.
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// From a Clerk export document (`--file`) or straight from Clerk's API (`--from-api`).
+    Clerk(crate::import::command::ClerkImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Page Clerk's Backend API and print an import document on stdout.
+    Clerk(crate::import::command::ClerkApiArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,6 +158,10 @@ pub struct Settings {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "POLIS_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
+    /// Largest Clerk import document accepted by `POST /admin/imports/clerk`, in bytes
+    /// (the default fits some 100,000 memberships as Clerk's API returns them).
+    #[arg(long, env = "POLIS_IMPORT_MAX_BODY_BYTES", default_value_t = 256 * 1024 * 1024, global = true)]
+    pub import_max_body_bytes: usize,
     /// Role given to an organization's creator.
     #[arg(
         long,

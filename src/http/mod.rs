@@ -1,6 +1,7 @@
 //! The HTTP API: routers, request and response shapes, and the OpenAPI document
 //! generated from the same handlers.
 
+mod admin;
 mod extract;
 mod health;
 mod me;
@@ -89,6 +90,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(me::router())
         .merge(roles::router())
         .merge(health::router())
+        .merge(admin::router())
         .split_for_parts()
 }
 

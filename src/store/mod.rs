@@ -4,6 +4,8 @@
 
 #[macro_use]
 mod sql;
+#[macro_use]
+mod import;
 mod postgres;
 mod sqlite;
 
@@ -17,6 +19,10 @@ use uuid::Uuid;
 use crate::domain::org::{OrgRef, Slug};
 use crate::domain::ApiKeyScope;
 
+pub use import::{
+    AppliedOrg, ImportStore, InvitationImport, MemberImport, OrgImport, OrgImportOutcome,
+    RoleImport, RowStatus,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -156,7 +162,7 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ImportStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Answers when the database does.

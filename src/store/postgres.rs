@@ -47,3 +47,4 @@ impl PostgresStore {
 }
 
 impl_sql_store!(PostgresStore, sqlx::PgConnection);
+impl_import_store!(PostgresStore, sqlx::PgConnection, " FOR UPDATE", 4);

@@ -38,3 +38,4 @@ impl SqliteStore {
 }
 
 impl_sql_store!(SqliteStore, sqlx::SqliteConnection);
+impl_import_store!(SqliteStore, sqlx::SqliteConnection, "", 1);

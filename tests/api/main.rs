@@ -6,6 +6,8 @@ mod support;
 
 mod harness;
 
+mod import;
+
 mod auth;
 mod concurrency;
 mod members;

@@ -1,0 +1,442 @@
+//! The Clerk import through `POST /admin/imports/clerk` (and `GET …/org-ids`), on both
+//! backends, with identities in the Kratos double.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::harness::{Auth, Backend, Reply, TestApp};
+use crate::on_both_backends;
+use crate::support::kratos_double::IdentitySeed;
+
+const T0: i64 = 1_716_883_200_000;
+
+pub fn org(id: &str, slug: &str) -> Value {
+    json!({"object": "organization", "id": id, "name": format!("Org {slug}"), "slug": slug,
+        "image_url": "https://img.clerk.com/x", "has_image": true,
+        "public_metadata": {"plan": "pro"}, "private_metadata": {"crm_id": "ORG-1"},
+        "max_allowed_memberships": 0, "admin_delete_enabled": true,
+        "created_by": "user_alice", "created_at": T0, "updated_at": T0 + 300_000})
+}
+
+pub fn membership(id: &str, org: &str, user: &str, email: &str, role: &str) -> Value {
+    json!({"object": "organization_membership", "id": id, "role": role, "permissions": [],
+        "public_metadata": {"department": "ops"}, "private_metadata": {},
+        "organization": {"object": "organization", "id": org, "name": "x", "slug": "x"},
+        "public_user_data": {"user_id": user, "first_name": null, "last_name": null,
+            "identifier": email, "has_image": false},
+        "created_at": T0, "updated_at": T0})
+}
+
+pub fn invitation(id: &str, org: &str, email: &str, status: &str) -> Value {
+    json!({"object": "organization_invitation", "id": id, "email_address": email,
+        "role": "org:member", "organization_id": org, "inviter_id": "user_alice",
+        "status": status, "public_metadata": {}, "private_metadata": {},
+        "url": null, "expires_at": T0 + 30 * 86_400_000_i64, "created_at": T0, "updated_at": T0})
+}
+
+/// An identity the Olympus user migration created for a Clerk user.
+pub fn migrated(app: &TestApp, clerk_id: &str, email: &str) -> Uuid {
+    app.kratos.insert_identity(IdentitySeed {
+        traits: json!({"email": email}),
+        metadata_admin: Some(json!({"legacy_clerk_id": clerk_id})),
+        ..IdentitySeed::default()
+    })
+}
+
+fn plain_identity(app: &TestApp, email: &str) -> Uuid {
+    app.kratos.insert_identity(IdentitySeed {
+        traits: json!({"email": email}),
+        ..IdentitySeed::default()
+    })
+}
+
+async fn import(app: &TestApp, doc: &Value, dry_run: bool) -> Reply {
+    let path = format!("/admin/imports/clerk?dry_run={dry_run}");
+    app.post(&path, Auth::Bearer(&app.admin_key), doc.clone())
+        .await
+}
+
+async fn import_ok(app: &TestApp, doc: &Value, dry_run: bool) -> Value {
+    let reply = import(app, doc, dry_run).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    reply.body
+}
+
+async fn org_count(app: &TestApp) -> usize {
+    let reply = app
+        .get("/orgs?page_size=500", Auth::Bearer(&app.admin_key))
+        .await;
+    reply.body["data"].as_array().map_or(0, Vec::len)
+}
+
+fn problem_codes(org: &Value) -> Vec<String> {
+    org["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The report without what differs between a dry and a real run.
+fn comparable(report: &Value) -> Value {
+    let mut report = report.clone();
+    report["dry_run"] = Value::Null;
+    for org in report["orgs"].as_array_mut().unwrap() {
+        org["id"] = Value::Null;
+    }
+    report
+}
+
+fn acme_doc(alice_map: Option<Uuid>) -> Value {
+    let mut doc = json!({
+        "organizations": [org("org_acme", "acme")],
+        "memberships": [
+            membership("orgmem_1", "org_acme", "user_alice", "alice@acme.test", "admin"),
+            membership("orgmem_2", "org_acme", "user_bob", "bob@acme.test", "basic_member"),
+            membership("orgmem_3", "org_acme", "user_carol", "carol@acme.test", "org:billing"),
+        ],
+        "invitations": [
+            invitation("orginv_1", "org_acme", "Dan@Acme.test", "pending"),
+            invitation("orginv_2", "org_acme", "erin@acme.test", "accepted"),
+        ],
+        "roles": [{"object": "role", "id": "role_1", "key": "org:billing", "name": "Billing",
+            "description": "Pays", "permissions": [{"object": "permission", "key": "org:invoices:read"}]}],
+    });
+    if let Some(id) = alice_map {
+        doc["user_map"] = json!({"user_carol": id});
+    }
+    doc
+}
+
+async fn dry_run_import_rerun(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = migrated(&app, "user_alice", "alice@acme.test");
+    let bob = plain_identity(&app, "bob@acme.test");
+    let carol = plain_identity(&app, "someone-else@acme.test");
+    let doc = acme_doc(Some(carol));
+
+    let dry = import_ok(&app, &doc, true).await;
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["changed"], true);
+    assert_eq!(org_count(&app).await, 0, "a dry run writes nothing");
+    let roles = app.get("/roles", Auth::Bearer(&app.admin_key)).await;
+    assert!(
+        !roles.body.to_string().contains("org:billing"),
+        "{}",
+        roles.body
+    );
+
+    let real = import_ok(&app, &doc, false).await;
+    assert_eq!(
+        comparable(&dry),
+        comparable(&real),
+        "the dry run reports what the real run does"
+    );
+    assert_eq!(
+        real["identity_mapping"],
+        json!({"user_map": 1, "legacy_clerk_id": 1, "email": 1, "unmapped": 0})
+    );
+    assert_eq!(real["summary"]["memberships"]["created"], 3);
+    assert_eq!(
+        real["summary"]["invitations"],
+        json!({"created": 1, "updated": 0, "unchanged": 0, "skipped": 1})
+    );
+    assert_eq!(
+        real["roles"],
+        json!([{"key": "org:billing", "status": "created"}])
+    );
+    let acme = &real["orgs"][0];
+    assert_eq!(acme["status"], "created");
+    assert_eq!(problem_codes(acme), ["invitation_not_pending"]);
+    let members: Vec<(&str, &str)> = acme["memberships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["mapped_by"].as_str().unwrap(),
+                m["role"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        members,
+        [
+            ("legacy_clerk_id", "org:admin"),
+            ("email", "org:member"),
+            ("user_map", "org:billing")
+        ]
+    );
+
+    let again = import_ok(&app, &doc, false).await;
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(again["summary"]["orgs"]["unchanged"], 1);
+    assert_eq!(again["summary"]["memberships"]["unchanged"], 3);
+    assert_eq!(again["summary"]["invitations"]["unchanged"], 1);
+
+    // Seen through the normal API, by the Clerk id too.
+    let got = app
+        .get("/orgs/org_acme", Auth::Bearer(&app.admin_key))
+        .await;
+    assert_eq!(got.status, StatusCode::OK, "{}", got.body);
+    assert_eq!(got.body["slug"], "acme");
+    assert_eq!(got.body["clerk_id"], "org_acme");
+    assert_eq!(got.body["members_count"], 3);
+    assert_eq!(got.body["created_by"], alice.to_string());
+    assert_eq!(got.body["private_metadata"], json!({"crm_id": "ORG-1"}));
+    assert_eq!(got.body["created_at"], "2024-05-28T08:00:00Z");
+    let session = app.kratos.create_session(alice);
+    let mine = app
+        .get("/orgs/org_acme/members", Auth::Bearer(&session.token))
+        .await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+    let ids = mine.body.to_string();
+    for id in [alice, bob, carol] {
+        assert!(ids.contains(&id.to_string()), "{ids}");
+    }
+}
+
+async fn improved_mapping_adds_what_was_missing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    migrated(&app, "user_bob", "bob@acme.test");
+    migrated(&app, "user_carl", "carl@acme.test");
+    let doc = json!({
+        "organizations": [org("org_acme", "acme")],
+        "memberships": [
+            membership("orgmem_1", "org_acme", "user_alice", "alice@acme.test", "org:admin"),
+            membership("orgmem_2", "org_acme", "user_bob", "bob@acme.test", "org:member"),
+            membership("orgmem_3", "org_acme", "user_carl", "carl@acme.test", "org:ghost"),
+        ],
+    });
+    let first = import_ok(&app, &doc, false).await;
+    let acme = &first["orgs"][0];
+    assert_eq!(acme["status"], "created");
+    let codes = problem_codes(acme);
+    for code in ["unmapped_user", "unknown_role", "org_without_admin"] {
+        assert!(codes.contains(&code.to_owned()), "{codes:?}");
+    }
+    let unmapped = acme["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "unmapped_user" && p["clerk_id"] == "orgmem_1");
+    assert!(unmapped.is_some(), "{acme}");
+    assert_eq!(first["identity_mapping"]["unmapped"], 1);
+    assert_eq!(
+        first["summary"]["memberships"],
+        json!({"created": 1, "updated": 0, "unchanged": 0, "skipped": 2})
+    );
+
+    // The admin fixes the mapping in Kratos and runs again.
+    migrated(&app, "user_alice", "alice@acme.test");
+    let second = import_ok(&app, &doc, false).await;
+    let acme = &second["orgs"][0];
+    // Its creator now maps too, so created_by is filled in.
+    assert_eq!(acme["status"], "updated");
+    let statuses: Vec<&str> = acme["memberships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["created", "unchanged", "skipped"]);
+    assert!(!problem_codes(acme).contains(&"org_without_admin".to_owned()));
+    assert_eq!(second["changed"], true);
+}
+
+async fn one_bad_org_does_not_stop_the_others(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.user("owner");
+    app.create_org(&owner, "Taken").await;
+    migrated(&app, "user_alice", "alice@acme.test");
+    let mut broken = org("org_broken", "broken");
+    broken["image_url"] = json!("javascript:alert(1)");
+    let doc = json!({
+        "organizations": [org("org_taken", "taken"), broken, org("org_fine", "fine")],
+        "memberships": [
+            membership("orgmem_1", "org_taken", "user_alice", "a@x.test", "org:admin"),
+            membership("orgmem_2", "org_broken", "user_alice", "a@x.test", "org:admin"),
+            membership("orgmem_3", "org_fine", "user_alice", "a@x.test", "org:admin"),
+            membership("orgmem_4", "org_gone", "user_alice", "a@x.test", "org:admin"),
+        ],
+    });
+    let report = import_ok(&app, &doc, false).await;
+    let orgs = report["orgs"].as_array().unwrap();
+    assert_eq!(orgs[0]["status"], "skipped");
+    assert_eq!(problem_codes(&orgs[0]), ["slug_conflict"]);
+    assert_eq!(orgs[0]["memberships"][0]["status"], "skipped");
+    assert_eq!(orgs[1]["status"], "skipped");
+    assert_eq!(orgs[1]["problems"][0]["code"], "invalid_field");
+    assert_eq!(orgs[1]["problems"][0]["field"], "image_url");
+    assert_eq!(orgs[2]["status"], "created");
+    assert_eq!(report["problems"][0]["code"], "unknown_organization");
+    assert_eq!(report["problems"][0]["clerk_id"], "orgmem_4");
+    assert_eq!(org_count(&app).await, 2);
+    let taken = app.get("/orgs/taken", Auth::Bearer(&app.admin_key)).await;
+    assert_eq!(
+        taken.body["clerk_id"],
+        Value::Null,
+        "the existing org is untouched"
+    );
+    app.get("/orgs/org_broken", Auth::Bearer(&app.admin_key))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "org_not_found");
+}
+
+async fn bad_input_names_the_path_and_writes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let send = |body: &'static str| {
+        app.request(
+            reqwest::Method::POST,
+            "/admin/imports/clerk",
+            Auth::Bearer(&app.admin_key),
+        )
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+    };
+    let reply = send(r#"{"organizations": [{"id": "org_1", "name": "A", "slug": "a"},"#)
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_json");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("organizations[1]"),
+        "{body}"
+    );
+
+    let cases = [
+        (
+            json!({"organizations": [org("org_1", "a")],
+            "memberships": [membership("orgmem_1", "org_1", "user_1", "a@x.test", "org:admin"),
+                {"id": "orgmem_2", "role": "org:admin", "organization": {"id": "org_1"},
+                 "public_user_data": {"user_id": 42}}]}),
+            "memberships[1].public_user_data.user_id",
+        ),
+        (
+            json!({"organizations": [org("org_1", "a"), org("org_1", "b")]}),
+            "organizations[1].id",
+        ),
+        (
+            json!({"organizations": [org("org_1", "a")],
+            "memberships": [membership("orgmem_1", "org_1", "user_1", "a@x.test", "org:admin"),
+                membership("orgmem_1", "org_1", "user_2", "b@x.test", "org:admin")]}),
+            "memberships[1].id",
+        ),
+        (json!({"organizations": {"id": "org_1"}}), "organizations"),
+        (json!({"memberships": []}), "organizations"),
+        (
+            json!({"organizations": [org("org_1", "a")], "user_map": {"user_1": "not-a-uuid"}}),
+            "user_map.user_1",
+        ),
+    ];
+    for (doc, path) in cases {
+        let reply = import(&app, &doc, false).await;
+        reply.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(reply.body["errors"][0]["field"], path, "{}", reply.body);
+    }
+    assert_eq!(org_count(&app).await, 0, "nothing was written");
+
+    let doc = json!({"organizations": []});
+    app.post(
+        "/admin/imports/clerk",
+        Auth::Bearer(&app.read_key),
+        doc.clone(),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    let user = app.user("mallory");
+    let reply = app
+        .post("/admin/imports/clerk", Auth::Bearer(&user.token), doc)
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    let reply = app
+        .request(
+            reqwest::Method::POST,
+            "/admin/imports/clerk",
+            Auth::Bearer(&app.admin_key),
+        )
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+async fn camel_case_sdk_dumps(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = migrated(&app, "user_alice", "alice@acme.test");
+    let doc = json!({
+        "organizations": [{"id": "org_c", "name": "Camel", "slug": "camel", "imageUrl": null,
+            "publicMetadata": {"a": 1}, "privateMetadata": null, "maxAllowedMemberships": 5,
+            "createdBy": "user_alice", "createdAt": T0, "updatedAt": T0}],
+        "memberships": [{"id": "orgmem_c", "role": "org:admin", "publicMetadata": {},
+            "organization": {"id": "org_c"},
+            "publicUserData": {"userId": "user_alice", "identifier": "alice@acme.test"},
+            "createdAt": T0, "updatedAt": T0}],
+        "userMap": {},
+    });
+    let report = import_ok(&app, &doc, false).await;
+    assert_eq!(report["orgs"][0]["status"], "created", "{report}");
+    assert_eq!(report["orgs"][0]["problems"], json!([]));
+    let got = app.get("/orgs/org_c", Auth::Bearer(&app.admin_key)).await;
+    assert_eq!(got.body["max_allowed_memberships"], 5);
+    assert_eq!(got.body["created_by"], alice.to_string());
+    assert_eq!(got.body["public_metadata"], json!({"a": 1}));
+}
+
+async fn org_ids_page_through_imported_orgs(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let doc = json!({"organizations": [org("org_b", "b"), org("org_a", "a"), org("org_c", "c")]});
+    let report = import_ok(&app, &doc, false).await;
+    assert_eq!(report["summary"]["orgs"]["created"], 3);
+    assert!(problem_codes(&report["orgs"][0]).contains(&"org_without_admin".to_owned()));
+    let first = app
+        .get(
+            "/admin/imports/clerk/org-ids?page_size=2",
+            Auth::Bearer(&app.read_key),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let ids: Vec<&str> = first.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["clerk_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["org_a", "org_b"]);
+    let token = first.str("next_page_token");
+    let second = app
+        .get(
+            &format!("/admin/imports/clerk/org-ids?page_size=2&page_token={token}"),
+            Auth::Bearer(&app.read_key),
+        )
+        .await;
+    assert_eq!(second.body["data"][0]["clerk_id"], "org_c");
+    assert_eq!(second.body["next_page_token"], Value::Null);
+    let id = second.body["data"][0]["id"].as_str().unwrap().to_owned();
+    let by_uuid = app
+        .get(&format!("/orgs/{id}"), Auth::Bearer(&app.admin_key))
+        .await;
+    assert_eq!(by_uuid.body["clerk_id"], "org_c");
+    let user = app.user("eve");
+    app.get("/admin/imports/clerk/org-ids", Auth::Bearer(&user.token))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+}
+
+on_both_backends!(
+    dry_run_import_rerun,
+    improved_mapping_adds_what_was_missing,
+    one_bad_org_does_not_stop_the_others,
+    bad_input_names_the_path_and_writes_nothing,
+    camel_case_sdk_dumps,
+    org_ids_page_through_imported_orgs,
+);
