@@ -170,6 +170,15 @@ pub struct Settings {
         global = true
     )]
     pub creator_role: String,
+    /// Kratos traits shown as a member's `identity` profile (comma-separated).
+    #[arg(
+        long,
+        env = "POLIS_IDENTITY_TRAITS",
+        value_delimiter = ',',
+        default_value = "email,first_name,last_name,name,username,picture",
+        global = true
+    )]
+    pub identity_traits: Vec<String>,
     /// Role given to members added without one.
     #[arg(
         long,

@@ -36,6 +36,10 @@ pub enum ErrorCode {
     LastAdmin,
     RoleInUse,
     RoleExists,
+    InvitationNotFound,
+    InvitationExists,
+    InvitationNotPending,
+    InvitationEmailMismatch,
     DatabaseUnavailable,
     InternalError,
 }
@@ -49,15 +53,21 @@ impl ErrorCode {
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ValidationFailed | UnknownRole | IdentityNotFound => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthenticated => StatusCode::UNAUTHORIZED,
-            Forbidden | OriginNotAllowed | AalRequired => StatusCode::FORBIDDEN,
-            OrgNotFound | MemberNotFound | RoleNotFound | RouteNotFound => StatusCode::NOT_FOUND,
+            Forbidden | OriginNotAllowed | AalRequired | InvitationEmailMismatch => {
+                StatusCode::FORBIDDEN
+            }
+            OrgNotFound | MemberNotFound | RoleNotFound | RouteNotFound | InvitationNotFound => {
+                StatusCode::NOT_FOUND
+            }
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             SlugTaken
             | AlreadyMember
             | MembershipQuotaExceeded
             | LastAdmin
             | RoleInUse
-            | RoleExists => StatusCode::CONFLICT,
+            | RoleExists
+            | InvitationExists
+            | InvitationNotPending => StatusCode::CONFLICT,
             IdentityProviderUnavailable | DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -143,6 +153,10 @@ impl ApiError {
         Self::new(ErrorCode::InternalError, "internal error")
     }
 
+    pub fn invitation_not_found() -> Self {
+        Self::new(ErrorCode::InvitationNotFound, "no such invitation")
+    }
+
     pub fn org_not_found() -> Self {
         Self::new(ErrorCode::OrgNotFound, "no such organization")
     }
@@ -217,6 +231,26 @@ impl From<StoreError> for ApiError {
                 ApiError::new(RoleInUse, "the role is assigned to members or configured")
             }
             StoreError::RoleExists => ApiError::new(RoleExists, "a role with this key exists"),
+            StoreError::InvitationNotFound => ApiError::invitation_not_found(),
+            StoreError::InvitationExists => ApiError::new(
+                InvitationExists,
+                "this address already has a pending invitation to the organization",
+            ),
+            StoreError::InvitationNotPending(status) => ApiError::new(
+                InvitationNotPending,
+                format!("the invitation is {}, not pending", status.as_str()),
+            ),
+            StoreError::AddressNotVerified => ApiError::new(
+                InvitationEmailMismatch,
+                "accepting needs a verified e-mail address equal to the invited one",
+            ),
+            StoreError::MetadataTooLarge(field) => ApiError::field(
+                field,
+                format!(
+                    "after merging, must serialize to at most {} bytes",
+                    crate::domain::validation::MAX_METADATA_BYTES
+                ),
+            ),
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
                 tracing::error!(error = %err, "database unavailable");
                 ApiError::new(DatabaseUnavailable, "the database is unavailable")

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
+use crate::auth::identities::IdentityDirectory;
 use crate::auth::Authenticator;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 use crate::store::Store;
 
@@ -13,16 +15,31 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub auth: Arc<Authenticator>,
+    pub identities: Arc<IdentityDirectory>,
     pub settings: Arc<Settings>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, settings: Settings) -> anyhow::Result<AppState> {
         let auth = Authenticator::new(&settings, store.clone())?;
+        let identities = IdentityDirectory::new(
+            auth.kratos().clone(),
+            settings.identity_traits.clone(),
+            settings.session_cache_capacity,
+        );
         Ok(AppState {
             store,
             auth: Arc::new(auth),
+            identities: Arc::new(identities),
             settings: Arc::new(settings),
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The same state reading time from `clock` (tests move time forward with it).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> AppState {
+        self.clock = clock;
+        self
     }
 }

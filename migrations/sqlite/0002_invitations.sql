@@ -6,7 +6,8 @@ CREATE TABLE invitations (
     org_id           BLOB NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
     -- Lower-cased; matched case-insensitively against verified Kratos addresses.
     email_address    TEXT NOT NULL,
-    role             TEXT NOT NULL REFERENCES roles (key),
+    -- No foreign key: a role may be deleted once no pending invitation uses it.
+    role             TEXT NOT NULL,
     -- Stored state; "expired" is also computed from expires_at when reading.
     status           TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'revoked', 'declined', 'expired')),
     -- SHA-256 of the acceptance token; NULL for invitations without one (imported).

@@ -2,12 +2,9 @@
 //! the secret is stored and it is compared in constant time. The secret has 256 bits
 //! of entropy, so a fast hash is enough.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
+
+use super::tokens::{random_token, sha256_hex};
 
 pub const PREFIX: &str = "polis_";
 
@@ -20,13 +17,11 @@ pub struct NewApiKey {
 
 pub fn generate() -> NewApiKey {
     let id = Uuid::new_v4();
-    let mut secret = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut secret);
-    let secret = URL_SAFE_NO_PAD.encode(secret);
+    let secret = random_token();
     NewApiKey {
         id,
         plaintext: format!("{PREFIX}{}_{secret}", id.simple()),
-        secret_hash: hash_secret(&secret),
+        secret_hash: sha256_hex(&secret),
     }
 }
 
@@ -40,27 +35,18 @@ pub fn parse(presented: &str) -> Option<(Uuid, &str)> {
     Some((Uuid::try_parse(id).ok()?, secret))
 }
 
-pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-/// Constant-time comparison of a presented secret with a stored hash.
-pub fn secret_matches(secret: &str, stored_hash: &str) -> bool {
-    let presented = hash_secret(secret);
-    presented.as_bytes().ct_eq(stored_hash.as_bytes()).into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::tokens::matches_hash;
 
     #[test]
     fn generated_keys_parse_and_verify() {
         let key = generate();
         let (id, secret) = parse(&key.plaintext).expect("parses");
         assert_eq!(id, key.id);
-        assert!(secret_matches(secret, &key.secret_hash));
-        assert!(!secret_matches("wrong", &key.secret_hash));
+        assert!(matches_hash(secret, &key.secret_hash));
+        assert!(!matches_hash("wrong", &key.secret_hash));
         assert!(!key.secret_hash.contains(secret));
     }
 

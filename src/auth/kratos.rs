@@ -77,6 +77,7 @@ struct AalBody {
     redirect_browser_to: Option<String>,
 }
 
+#[derive(Clone)]
 pub struct KratosClient {
     http: reqwest::Client,
     whoami_url: url::Url,
@@ -133,20 +134,73 @@ impl KratosClient {
         }
     }
 
-    /// Whether Kratos knows this identity.
+    /// The identity with this id, or `None` when Kratos has none.
     #[tracing::instrument(skip_all, fields(identity = %id))]
-    pub async fn identity_exists(&self, id: Uuid) -> Result<bool, KratosUnavailable> {
+    pub async fn identity(&self, id: Uuid) -> Result<Option<KratosIdentity>, KratosUnavailable> {
         let url = join(&self.admin_identities_url, &id.to_string())
             .map_err(|e| KratosUnavailable(e.to_string()))?;
         let response = self.http.get(url).send().await.map_err(unavailable)?;
         match response.status() {
-            StatusCode::OK => Ok(true),
-            StatusCode::NOT_FOUND => Ok(false),
+            StatusCode::OK => Ok(Some(response.json().await.map_err(unavailable)?)),
+            StatusCode::NOT_FOUND => Ok(None),
             other => Err(KratosUnavailable(format!(
                 "admin identity lookup answered {other}"
             ))),
         }
     }
+
+    /// The identities among `ids` that exist (at most [`MAX_IDS_PER_CALL`] per call).
+    #[tracing::instrument(skip_all, fields(count = ids.len()))]
+    pub async fn identities(&self, ids: &[Uuid]) -> Result<Vec<KratosIdentity>, KratosUnavailable> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_IDS_PER_CALL) {
+            let query: Vec<(&str, String)> =
+                chunk.iter().map(|id| ("ids", id.to_string())).collect();
+            found.extend(self.list_identities(&query).await?);
+        }
+        Ok(found)
+    }
+
+    /// The identity whose login identifier is this e-mail address, if any.
+    #[tracing::instrument(skip_all)]
+    pub async fn identity_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<KratosIdentity>, KratosUnavailable> {
+        let query = [("credentials_identifier", email.to_owned())];
+        Ok(self.list_identities(&query).await?.into_iter().next())
+    }
+
+    async fn list_identities(
+        &self,
+        query: &[(&str, String)],
+    ) -> Result<Vec<KratosIdentity>, KratosUnavailable> {
+        let url = self.admin_identities_url.as_str().trim_end_matches('/');
+        let response = self
+            .http
+            .get(url)
+            .query(query)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        match response.status() {
+            StatusCode::OK => response.json().await.map_err(unavailable),
+            other => Err(KratosUnavailable(format!(
+                "admin identity list answered {other}"
+            ))),
+        }
+    }
+}
+
+/// Kratos accepts at most this many `ids` in one list call.
+pub const MAX_IDS_PER_CALL: usize = 500;
+
+/// The parts of an admin-API identity Polis uses.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct KratosIdentity {
+    pub id: Uuid,
+    #[serde(default)]
+    pub traits: serde_json::Value,
 }
 
 /// An inactive or already expired session is no session, whatever the status said.

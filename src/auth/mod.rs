@@ -4,7 +4,9 @@
 
 pub mod api_keys;
 pub mod cache;
+pub mod identities;
 pub mod kratos;
+pub mod tokens;
 
 use std::sync::Arc;
 
@@ -20,7 +22,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 use crate::store::Store;
 use cache::SessionCache;
-use kratos::{KratosClient, SessionCredential, WhoamiOutcome};
+use kratos::{KratosClient, KratosIdentity, SessionCredential, WhoamiOutcome};
 
 /// A credential found in the request, before it is checked.
 enum Presented {
@@ -122,7 +124,7 @@ impl Authenticator {
         let invalid = || ApiError::new(ErrorCode::Unauthenticated, "invalid API key");
         let (id, secret) = api_keys::parse(presented).ok_or_else(invalid)?;
         let record = self.store.find_api_key(id).await?.ok_or_else(invalid)?;
-        if record.revoked_at.is_some() || !api_keys::secret_matches(secret, &record.secret_hash) {
+        if record.revoked_at.is_some() || !tokens::matches_hash(secret, &record.secret_hash) {
             return Err(invalid());
         }
         Ok(Caller::ApiKey(ApiKeyCaller {
@@ -154,9 +156,10 @@ impl Authenticator {
         }
     }
 
-    /// Whether Kratos knows the identity; 503 when Kratos cannot say.
-    pub async fn identity_exists(&self, id: Uuid) -> ApiResult<bool> {
-        self.kratos.identity_exists(id).await.map_err(|err| {
+    /// The Kratos identity with this id, `None` when there is none; 503 when Kratos
+    /// cannot say.
+    pub async fn identity(&self, id: Uuid) -> ApiResult<Option<KratosIdentity>> {
+        self.kratos.identity(id).await.map_err(|err| {
             tracing::warn!(error = %err, "Kratos identity lookup failed");
             identity_provider_unavailable()
         })
@@ -201,7 +204,7 @@ fn unauthenticated() -> ApiError {
     )
 }
 
-fn identity_provider_unavailable() -> ApiError {
+pub(crate) fn identity_provider_unavailable() -> ApiError {
     ApiError::new(
         ErrorCode::IdentityProviderUnavailable,
         "the identity provider could not be reached; try again",

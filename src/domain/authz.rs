@@ -29,14 +29,18 @@ pub enum Action {
     RemoveMember {
         identity_id: Uuid,
     },
+    /// List and read an org's invitations.
+    ReadInvitations,
+    /// Invite by e-mail, or revoke an invitation.
+    ManageInvitations,
     /// Read the role catalog.
     ReadRoles,
     /// Create, change or delete roles.
     ManageRoles,
     /// Read or write private metadata, or act on behalf of another identity.
     AdminOnly,
-    /// See one's own memberships: only identities have any.
-    OwnMemberships,
+    /// See one's own memberships and invitations: only identities have any.
+    OwnAccount,
 }
 
 impl Action {
@@ -49,7 +53,7 @@ impl Action {
                 | Action::ReadRoles
                 | Action::ManageRoles
                 | Action::AdminOnly
-                | Action::OwnMemberships
+                | Action::OwnAccount
         )
     }
 
@@ -60,6 +64,7 @@ impl Action {
                 | Action::ReadOrg
                 | Action::ListMembers
                 | Action::ReadMembership { .. }
+                | Action::ReadInvitations
                 | Action::ReadRoles
         )
     }
@@ -83,7 +88,7 @@ pub fn authorize(
     permissions: Option<&[String]>,
 ) -> Result<(), Denied> {
     let identity = match caller {
-        Caller::ApiKey(_) if action == Action::OwnMemberships => return Err(Denied::Forbidden),
+        Caller::ApiKey(_) if action == Action::OwnAccount => return Err(Denied::Forbidden),
         Caller::ApiKey(key) => {
             return match key.scope {
                 ApiKeyScope::Admin => Ok(()),
@@ -95,7 +100,7 @@ pub fn authorize(
     };
     if action.is_instance_wide() {
         return match action {
-            Action::CreateOrg | Action::ReadRoles | Action::OwnMemberships => Ok(()),
+            Action::CreateOrg | Action::ReadRoles | Action::OwnAccount => Ok(()),
             _ => Err(Denied::Forbidden),
         };
     }
@@ -112,13 +117,17 @@ pub fn authorize(
         Action::UpdateOrg => PROFILE_MANAGE,
         Action::DeleteOrg => PROFILE_DELETE,
         Action::ListMembers | Action::ReadMembership { .. } => MEMBERSHIPS_READ,
-        Action::AddMember | Action::ChangeRole | Action::RemoveMember { .. } => MEMBERSHIPS_MANAGE,
+        Action::AddMember
+        | Action::ChangeRole
+        | Action::RemoveMember { .. }
+        | Action::ReadInvitations
+        | Action::ManageInvitations => MEMBERSHIPS_MANAGE,
         Action::CreateOrg
         | Action::ListAllOrgs
         | Action::ReadRoles
         | Action::ManageRoles
         | Action::AdminOnly
-        | Action::OwnMemberships => return Err(Denied::Forbidden),
+        | Action::OwnAccount => return Err(Denied::Forbidden),
     };
     if has_permission(permissions, required) {
         Ok(())
@@ -176,6 +185,15 @@ mod tests {
         let admin = perms(&[MEMBERSHIPS_MANAGE, PROFILE_MANAGE, PROFILE_DELETE]);
         assert_eq!(authorize(&me, Action::DeleteOrg, Some(&admin)), Ok(()));
         assert_eq!(authorize(&me, Action::ChangeRole, Some(&admin)), Ok(()));
+        assert_eq!(
+            authorize(&me, Action::ManageInvitations, Some(&admin)),
+            Ok(())
+        );
+        assert_eq!(
+            authorize(&me, Action::ReadInvitations, Some(&member)),
+            Err(Denied::Forbidden),
+            "invitations reveal addresses: managers only"
+        );
     }
 
     #[test]
@@ -233,7 +251,7 @@ mod tests {
             Err(Denied::Forbidden)
         );
         assert_eq!(
-            authorize(&admin, Action::OwnMemberships, None),
+            authorize(&admin, Action::OwnAccount, None),
             Err(Denied::Forbidden)
         );
     }

@@ -3,6 +3,8 @@
 
 pub mod authz;
 pub mod caller;
+pub mod invitation;
+pub mod metadata;
 pub mod org;
 pub mod role;
 pub mod validation;

@@ -58,7 +58,7 @@ pub fn validate_metadata(value: &serde_json::Value) -> Result<(), String> {
     Ok(())
 }
 
-pub fn validate_image_url(url: &str) -> Result<(), String> {
+pub fn validate_http_url(url: &str) -> Result<(), String> {
     if url.len() > 2048 {
         return Err("must be at most 2048 characters".into());
     }
@@ -82,8 +82,8 @@ mod tests {
 
     #[test]
     fn image_urls() {
-        assert!(validate_image_url("https://img.example.com/a.png").is_ok());
-        assert!(validate_image_url("javascript:alert(1)").is_err());
-        assert!(validate_image_url("not a url").is_err());
+        assert!(validate_http_url("https://img.example.com/a.png").is_ok());
+        assert!(validate_http_url("javascript:alert(1)").is_err());
+        assert!(validate_http_url("not a url").is_err());
     }
 }

@@ -6,24 +6,34 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
-use crate::auth::Authenticator;
-use crate::config::Settings;
-use crate::domain::{Action, Caller};
+use crate::auth::identities::profile_of;
+use crate::auth::identity_provider_unavailable;
+use crate::domain::{authorize, Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
-use crate::store::{Membership, Store};
+use crate::store::{MemberFilter, Membership, MetadataPatch, Store};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(members_list, members_add))
         .routes(routes!(members_get, members_update, members_remove))
+        .routes(routes!(members_metadata_update))
+}
+
+/// A member's Kratos identity: its id and the configured public traits.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IdentitySummary {
+    pub id: Uuid,
+    /// The configured public traits (`POLIS_IDENTITY_TRAITS`) the identity has.
+    #[schema(value_type = Object)]
+    pub traits: Map<String, Value>,
 }
 
 /// One identity's membership of one organization.
@@ -43,11 +53,17 @@ pub struct MembershipResponse {
     pub private_metadata: Option<Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The member's Kratos profile; `null` when Kratos no longer has the identity.
+    /// Present on member lists and single memberships.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<IdentitySummary>, nullable = true)]
+    pub identity: Option<Option<IdentitySummary>>,
 }
 
 impl MembershipResponse {
     pub fn new(membership: Membership, caller: &Caller) -> Self {
         MembershipResponse {
+            identity: None,
             private_metadata: caller.is_admin_key().then_some(membership.private_metadata),
             org_id: membership.org_id,
             identity_id: membership.identity_id,
@@ -80,12 +96,74 @@ pub struct UpdateMemberRequest {
 pub struct ListMembersParams {
     /// Only members with this role key.
     pub role: Option<String>,
+    /// Case-insensitive match on the member's e-mail or name (as last seen in Kratos).
+    pub query: Option<String>,
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
 
+/// Deep-merges metadata: a `null` value removes a key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataRequest {
+    #[schema(value_type = Option<Object>)]
+    pub public_metadata: Option<Map<String, Value>>,
+    /// Admin API keys only.
+    #[schema(value_type = Option<Object>)]
+    pub private_metadata: Option<Map<String, Value>>,
+}
+
+impl MetadataRequest {
+    /// The store's patch, after checking who may touch private metadata.
+    pub fn into_patch(self, caller: &Caller) -> ApiResult<MetadataPatch> {
+        if self.private_metadata.is_some() {
+            authorize(caller, Action::AdminOnly, None)?;
+        }
+        Ok(MetadataPatch {
+            public: self.public_metadata,
+            private: self.private_metadata,
+        })
+    }
+}
+
 fn parse_identity(raw: &str) -> ApiResult<Uuid> {
     Uuid::try_parse(raw).map_err(|_| ApiError::field("identity_id", "must be a UUID"))
+}
+
+/// Membership responses carrying each member's Kratos profile. Profiles Kratos was
+/// just asked about are saved as search snapshots for `?query=`.
+pub async fn with_identities(
+    state: &AppState,
+    memberships: Vec<Membership>,
+    caller: &Caller,
+) -> ApiResult<Vec<MembershipResponse>> {
+    let ids: Vec<Uuid> = memberships.iter().map(|m| m.identity_id).collect();
+    let lookup = state.identities.lookup(&ids).await.map_err(|err| {
+        tracing::warn!(error = %err, "Kratos identity lookup failed");
+        identity_provider_unavailable()
+    })?;
+    let profiles: Vec<_> = lookup.fetched.iter().map(|i| profile_of(i)).collect();
+    state
+        .store
+        .save_identity_profiles(&profiles, state.clock.now())
+        .await?;
+    Ok(memberships
+        .into_iter()
+        .map(|membership| {
+            let identity = lookup
+                .identities
+                .get(&membership.identity_id)
+                .cloned()
+                .flatten()
+                .map(|identity| IdentitySummary {
+                    id: identity.id,
+                    traits: state.identities.public_traits(&identity),
+                });
+            let mut response = MembershipResponse::new(membership, caller);
+            response.identity = Some(identity);
+            response
+        })
+        .collect())
 }
 
 /// List an organization's members, ordered by identity id. Needs `org:sys_memberships:read`.
@@ -102,26 +180,30 @@ fn parse_identity(raw: &str) -> ApiResult<Uuid> {
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
 )]
 async fn members_list(
-    State(store): State<Arc<dyn Store>>,
+    State(state): State<AppState>,
     caller: Caller,
     AppPath(org): AppPath<String>,
     AppQuery(params): AppQuery<ListMembersParams>,
 ) -> ApiResult<AppJson<Page<MembershipResponse>>> {
-    let access = org_access(store.as_ref(), &caller, &org, Action::ListMembers).await?;
+    let access = org_access(state.store.as_ref(), &caller, &org, Action::ListMembers).await?;
     let page = PageParams {
         page_size: params.page_size,
         page_token: params.page_token,
     }
     .to_request()?;
-    let rows = store
-        .list_members(access.org.id, params.role.as_deref(), page)
+    let filter = MemberFilter {
+        role: params.role,
+        query: params.query.filter(|q| !q.trim().is_empty()),
+    };
+    let rows = state
+        .store
+        .list_members(access.org.id, &filter, page)
         .await?;
-    Ok(AppJson(Page::from_rows(
-        rows,
-        page,
-        |m| m.identity_id,
-        |m| MembershipResponse::new(m, &caller),
-    )))
+    let page = Page::from_rows(rows, page, |m| m.identity_id, |m| m);
+    Ok(AppJson(Page {
+        data: with_identities(&state, page.data, &caller).await?,
+        next_page_token: page.next_page_token,
+    }))
 }
 
 /// Add a Kratos identity to an organization. Needs `org:sys_memberships:manage`.
@@ -141,29 +223,36 @@ async fn members_list(
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
 )]
 async fn members_add(
-    State(store): State<Arc<dyn Store>>,
-    State(auth): State<Arc<Authenticator>>,
-    State(settings): State<Arc<Settings>>,
+    State(state): State<AppState>,
     caller: Caller,
     AppPath(org): AppPath<String>,
     AppJson(body): AppJson<AddMemberRequest>,
 ) -> ApiResult<(StatusCode, AppJson<MembershipResponse>)> {
-    let access = org_access(store.as_ref(), &caller, &org, Action::AddMember).await?;
-    if !auth.identity_exists(body.identity_id).await? {
-        return Err(ApiError::new(
-            ErrorCode::IdentityNotFound,
-            "Kratos has no identity with this id",
-        ));
-    }
-    let role = body.role.unwrap_or_else(|| settings.default_role.clone());
+    let store = state.store.as_ref();
+    let access = org_access(store, &caller, &org, Action::AddMember).await?;
+    let identity = state
+        .auth
+        .identity(body.identity_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::IdentityNotFound,
+                "Kratos has no identity with this id",
+            )
+        })?;
+    let role = body
+        .role
+        .unwrap_or_else(|| state.settings.default_role.clone());
     let membership = store
-        .add_member(access.org.id, body.identity_id, &role)
+        .add_member(access.org.id, body.identity_id, &role, state.clock.now())
         .await?;
+    store
+        .save_identity_profiles(&[profile_of(&identity)], state.clock.now())
+        .await?;
+    state.identities.remember(identity).await;
     tracing::info!(org = %access.org.id, identity = %body.identity_id, role, "member added");
-    Ok((
-        StatusCode::CREATED,
-        AppJson(MembershipResponse::new(membership, &caller)),
-    ))
+    let mut added = with_identities(&state, vec![membership], &caller).await?;
+    Ok((StatusCode::CREATED, AppJson(added.remove(0))))
 }
 
 /// Read one membership. Members may read their own; others need `org:sys_memberships:read`.
@@ -183,18 +272,20 @@ async fn members_add(
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
 )]
 async fn members_get(
-    State(store): State<Arc<dyn Store>>,
+    State(state): State<AppState>,
     caller: Caller,
     AppPath((org, identity)): AppPath<(String, String)>,
 ) -> ApiResult<AppJson<MembershipResponse>> {
     let identity_id = parse_identity(&identity)?;
     let action = Action::ReadMembership { identity_id };
-    let access = org_access(store.as_ref(), &caller, &org, action).await?;
-    let membership = store
+    let access = org_access(state.store.as_ref(), &caller, &org, action).await?;
+    let membership = state
+        .store
         .find_membership(access.org.id, identity_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::MemberNotFound, "no such member"))?;
-    Ok(AppJson(MembershipResponse::new(membership, &caller)))
+    let mut found = with_identities(&state, vec![membership], &caller).await?;
+    Ok(AppJson(found.remove(0)))
 }
 
 /// Change a member's role. Needs `org:sys_memberships:manage`; refused with
@@ -259,4 +350,38 @@ async fn members_remove(
     store.remove_member(access.org.id, identity_id).await?;
     tracing::info!(org = %access.org.id, identity = %identity_id, "member removed");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deep-merge a member's metadata; `null` removes a key, each field at most 8 KB
+/// after merging. Needs `org:sys_memberships:manage`; private metadata admin keys only.
+#[utoipa::path(
+    patch, path = "/orgs/{org}/members/{identity_id}/metadata", tag = "members",
+    operation_id = "updateMemberMetadata",
+    params(
+        ("org" = String, Path, description = "The org's UUID, slug or Clerk id"),
+        ("identity_id" = Uuid, Path, description = "The member's Kratos identity id")
+    ),
+    request_body = MetadataRequest,
+    responses(
+        (status = 200, description = "The updated membership", body = MembershipResponse),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization or member", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not objects, or too large after merging", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+)]
+async fn members_metadata_update(
+    State(store): State<Arc<dyn Store>>,
+    caller: Caller,
+    AppPath((org, identity)): AppPath<(String, String)>,
+    AppJson(body): AppJson<MetadataRequest>,
+) -> ApiResult<AppJson<MembershipResponse>> {
+    let identity_id = parse_identity(&identity)?;
+    let access = org_access(store.as_ref(), &caller, &org, Action::ChangeRole).await?;
+    let patch = body.into_patch(&caller)?;
+    let membership = store
+        .merge_member_metadata(access.org.id, identity_id, patch)
+        .await?;
+    Ok(AppJson(MembershipResponse::new(membership, &caller)))
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod extract;
 mod health;
+mod invitations;
 mod me;
 mod members;
 mod orgs;
@@ -42,6 +43,7 @@ pub use pagination::{Page, PageParams};
     tags(
         (name = "orgs", description = "Organizations"),
         (name = "members", description = "Memberships of an organization"),
+        (name = "invitations", description = "Invitations to join an organization"),
         (name = "me", description = "The calling identity"),
         (name = "roles", description = "The instance-wide role catalog"),
         (name = "health", description = "Liveness, readiness and version")
@@ -87,6 +89,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(orgs::router())
         .merge(members::router())
+        .merge(invitations::router())
         .merge(me::router())
         .merge(roles::router())
         .merge(health::router())

@@ -12,11 +12,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::members::MetadataRequest;
 use super::{double_option, org_access, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::domain::org::{validate_name, Slug};
-use crate::domain::validation::{validate_image_url, validate_metadata, FieldErrors};
+use crate::domain::validation::{validate_http_url, validate_metadata, FieldErrors};
 use crate::domain::{authorize, Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
@@ -26,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(orgs_create, orgs_list))
         .routes(routes!(orgs_get, orgs_update, orgs_delete))
+        .routes(routes!(orgs_metadata_update))
 }
 
 /// An organization.
@@ -125,7 +127,7 @@ fn check_common(
     max_allowed_memberships: Option<i32>,
 ) {
     if let Some(url) = image_url {
-        errors.check("image_url", validate_image_url(url));
+        errors.check("image_url", validate_http_url(url));
     }
     if let Some(metadata) = public_metadata {
         errors.check("public_metadata", validate_metadata(metadata));
@@ -189,7 +191,7 @@ async fn orgs_create(
     );
     errors.into_result().map_err(ApiError::validation)?;
     if let Some(created_by) = body.created_by {
-        if !auth.identity_exists(created_by).await? {
+        if auth.identity(created_by).await?.is_none() {
             return Err(ApiError::new(
                 ErrorCode::IdentityNotFound,
                 "Kratos has no identity with the created_by id",
@@ -364,4 +366,31 @@ async fn orgs_delete(
     store.delete_org(access.org.id).await?;
     tracing::info!(org = %access.org.id, caller = %caller.log_label(), "organization deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deep-merge the organization's metadata; `null` removes a key, each field at most
+/// 8 KB after merging. Needs `org:sys_profile:manage`; private metadata admin keys only.
+#[utoipa::path(
+    patch, path = "/orgs/{org}/metadata", tag = "orgs", operation_id = "updateOrgMetadata",
+    params(("org" = String, Path, description = "The org's UUID, slug or Clerk id (org_…)")),
+    request_body = MetadataRequest,
+    responses(
+        (status = 200, description = "The updated organization", body = OrgResponse),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not objects, or too large after merging", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+)]
+async fn orgs_metadata_update(
+    State(store): State<Arc<dyn Store>>,
+    caller: Caller,
+    AppPath(org): AppPath<String>,
+    AppJson(body): AppJson<MetadataRequest>,
+) -> ApiResult<AppJson<OrgResponse>> {
+    let access = org_access(store.as_ref(), &caller, &org, Action::UpdateOrg).await?;
+    let patch = body.into_patch(&caller)?;
+    let org = store.merge_org_metadata(access.org.id, patch).await?;
+    Ok(AppJson(OrgResponse::new(org, &caller)))
 }

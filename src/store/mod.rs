@@ -5,6 +5,9 @@
 #[macro_use]
 mod sql;
 #[macro_use]
+mod invitations_sql;
+mod invitations;
+#[macro_use]
 mod import;
 mod postgres;
 mod sqlite;
@@ -16,6 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::domain::invitation::InvitationStatus;
 use crate::domain::org::{OrgRef, Slug};
 use crate::domain::ApiKeyScope;
 
@@ -23,6 +27,7 @@ pub use import::{
     AppliedOrg, ImportStore, InvitationImport, MemberImport, OrgImport, OrgImportOutcome,
     RoleImport, RowStatus,
 };
+pub use invitations::{Invitation, InvitationStore, NewInvitation};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -122,6 +127,32 @@ pub struct PageRequest {
     pub after: Option<Uuid>,
 }
 
+/// Which members a listing covers.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    /// Only members with this role key.
+    pub role: Option<String>,
+    /// Case-insensitive substring of the member's e-mail or name, as last seen in Kratos.
+    pub query: Option<String>,
+}
+
+/// A deep-merge update of public and/or private metadata (`null` removes a key).
+#[derive(Debug, Clone, Default)]
+pub struct MetadataPatch {
+    pub public: Option<serde_json::Map<String, Value>>,
+    pub private: Option<serde_json::Map<String, Value>>,
+}
+
+/// What Polis last saw of a Kratos identity: kept to search members by e-mail or name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityProfile {
+    pub identity_id: Uuid,
+    pub email: Option<String>,
+    /// Lower-cased e-mail, names and username.
+    pub search_text: String,
+    pub traits: Value,
+}
+
 /// Which orgs a listing covers.
 #[derive(Debug, Clone, Default)]
 pub struct OrgFilter {
@@ -153,6 +184,16 @@ pub enum StoreError {
     RoleInUse,
     #[error("role already exists")]
     RoleExists,
+    #[error("invitation not found")]
+    InvitationNotFound,
+    #[error("a pending invitation for this address exists")]
+    InvitationExists,
+    #[error("the invitation is {0:?}, not pending")]
+    InvitationNotPending(InvitationStatus),
+    #[error("no verified address of the caller matches the invitation")]
+    AddressNotVerified,
+    #[error("{0} would exceed the metadata size limit")]
+    MetadataTooLarge(&'static str),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
@@ -162,7 +203,7 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
-pub trait Store: ImportStore + Send + Sync + 'static {
+pub trait Store: InvitationStore + ImportStore + Send + Sync + 'static {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
     /// Answers when the database does.
@@ -172,18 +213,41 @@ pub trait Store: ImportStore + Send + Sync + 'static {
     async fn find_org(&self, org: &OrgRef) -> StoreResult<Option<Org>>;
     async fn list_orgs(&self, filter: &OrgFilter, page: PageRequest) -> StoreResult<Vec<Org>>;
     async fn update_org(&self, id: Uuid, patch: OrgPatch) -> StoreResult<Org>;
-    /// Deletes the org and, by cascade in the same statement, its memberships.
+    /// Deletes the org and, by cascade in the same statement, its memberships and
+    /// invitations.
     async fn delete_org(&self, id: Uuid) -> StoreResult<()>;
+    /// Deep-merges metadata into the org's, under the org lock.
+    async fn merge_org_metadata(&self, id: Uuid, patch: MetadataPatch) -> StoreResult<Org>;
+    /// Deep-merges metadata into a membership's, under the org lock.
+    async fn merge_member_metadata(
+        &self,
+        org: Uuid,
+        identity: Uuid,
+        patch: MetadataPatch,
+    ) -> StoreResult<Membership>;
+    /// Records what Kratos said about these identities.
+    async fn save_identity_profiles(
+        &self,
+        profiles: &[IdentityProfile],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
 
     async fn find_membership(&self, org: Uuid, identity: Uuid) -> StoreResult<Option<Membership>>;
     async fn list_members(
         &self,
         org: Uuid,
-        role: Option<&str>,
+        filter: &MemberFilter,
         page: PageRequest,
     ) -> StoreResult<Vec<Membership>>;
-    /// Adds a member unless that would exceed the org's cap.
-    async fn add_member(&self, org: Uuid, identity: Uuid, role: &str) -> StoreResult<Membership>;
+    /// Adds a member unless that would exceed the org's cap (members plus pending
+    /// invitations not yet expired at `now`).
+    async fn add_member(
+        &self,
+        org: Uuid,
+        identity: Uuid,
+        role: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Membership>;
     /// Changes a role unless that would leave no member able to manage members.
     async fn change_role(&self, org: Uuid, identity: Uuid, role: &str) -> StoreResult<Membership>;
     /// Removes a member unless that would leave no member able to manage members.
@@ -235,6 +299,7 @@ pub(crate) fn violated_constraint(err: &sqlx::Error) -> Option<&'static str> {
         ("orgs_clerk_id_key", "orgs.clerk_id"),
         ("org_membership_pkey", "org_membership.identity_id"),
         ("roles_pkey", "roles.key"),
+        ("invitations_pending_key", "invitations.org_id"),
     ]
     .into_iter()
     .find(|(pg, sqlite)| text == *pg || text.contains(sqlite))

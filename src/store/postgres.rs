@@ -47,4 +47,5 @@ impl PostgresStore {
 }
 
 impl_sql_store!(PostgresStore, sqlx::PgConnection);
+impl_invitation_store!(PostgresStore, sqlx::PgConnection);
 impl_import_store!(PostgresStore, sqlx::PgConnection, " FOR UPDATE", 4);

@@ -239,6 +239,41 @@ macro_rules! impl_sql_store {
                     .ok_or($crate::store::StoreError::OrgNotFound)
             }
 
+            /// Seats an org's cap counts: its members plus invitations still pending at `now`.
+            async fn seats_taken(
+                conn: &mut $conn,
+                org: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<i64> {
+                let sql = format!(
+                    "SELECT (SELECT COUNT(*) FROM org_membership WHERE org_id = $1) + \
+                     (SELECT COUNT(*) FROM invitations i WHERE i.org_id = $1 AND {})",
+                    $crate::store::invitations_sql::live_pending(2)
+                );
+                Ok(sqlx::query_scalar::<_, i64>(&sql)
+                    .bind(org)
+                    .bind(now)
+                    .fetch_one(conn)
+                    .await?)
+            }
+
+            /// Loads the org under lock, merges `patch` into a metadata value and checks
+            /// its size; returns the merged public and private values.
+            fn merge_metadata(
+                public: &serde_json::Value,
+                private: &serde_json::Value,
+                patch: $crate::store::MetadataPatch,
+            ) -> $crate::store::StoreResult<(serde_json::Value, serde_json::Value)> {
+                use $crate::domain::metadata::merged;
+                use $crate::domain::validation::validate_metadata;
+                use $crate::store::StoreError;
+                let public = patch.public.map_or_else(|| public.clone(), |p| merged(public, p));
+                let private = patch.private.map_or_else(|| private.clone(), |p| merged(private, p));
+                validate_metadata(&public).map_err(|_| StoreError::MetadataTooLarge("public_metadata"))?;
+                validate_metadata(&private).map_err(|_| StoreError::MetadataTooLarge("private_metadata"))?;
+                Ok((public, private))
+            }
+
             async fn role_exists(conn: &mut $conn, role: &str) -> $crate::store::StoreResult<()> {
                 let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM roles WHERE key = $1")
                     .bind(role)
@@ -530,25 +565,126 @@ macro_rules! impl_sql_store {
             async fn list_members(
                 &self,
                 org: uuid::Uuid,
-                role: Option<&str>,
+                filter: &$crate::store::MemberFilter,
                 page: $crate::store::PageRequest,
             ) -> $crate::store::StoreResult<Vec<$crate::store::Membership>> {
-                let sql = format!(
-                    "SELECT {} FROM org_membership m WHERE m.org_id = $1 \
-                     AND ($2 = '' OR m.role = $2) AND m.identity_id > $3 \
-                     ORDER BY m.identity_id LIMIT $4",
+                let mut sql = format!(
+                    "SELECT {} FROM org_membership m",
                     $crate::store::sql::MEMBERSHIP_COLUMNS
                 );
-                let mut conn = self.pool.acquire().await?;
-                let rows = sqlx::query_as::<_, $crate::store::sql::MembershipRow>(&sql)
+                if filter.query.is_some() {
+                    sql.push_str(" JOIN identity_profiles p ON p.identity_id = m.identity_id");
+                }
+                sql.push_str(" WHERE m.org_id = $1 AND m.identity_id > $2");
+                let mut n = 3;
+                if filter.role.is_some() {
+                    sql.push_str(&format!(" AND m.role = ${n}"));
+                    n += 1;
+                }
+                if filter.query.is_some() {
+                    sql.push_str(&format!(" AND p.search_text LIKE ${n} ESCAPE '\\'"));
+                    n += 1;
+                }
+                sql.push_str(&format!(" ORDER BY m.identity_id LIMIT ${n}"));
+                let mut query = sqlx::query_as::<_, $crate::store::sql::MembershipRow>(&sql)
                     .bind(org)
-                    .bind(role.unwrap_or(""))
-                    .bind(page.after.unwrap_or(uuid::Uuid::nil()))
-                    .bind(i64::from(page.limit))
-                    .fetch_all(&mut *conn)
-                    .await?;
+                    .bind(page.after.unwrap_or(uuid::Uuid::nil()));
+                if let Some(role) = &filter.role {
+                    query = query.bind(role);
+                }
+                if let Some(q) = &filter.query {
+                    query = query.bind($crate::store::sql::like_pattern(&q.to_lowercase()));
+                }
+                let mut conn = self.pool.acquire().await?;
+                let rows = query.bind(i64::from(page.limit)).fetch_all(&mut *conn).await?;
                 let perms = Self::role_permission_rows(&mut conn).await?;
                 Ok(rows.into_iter().map(|r| r.with_permissions(&perms)).collect())
+            }
+
+            #[tracing::instrument(skip_all, fields(org = %id))]
+            async fn merge_org_metadata(
+                &self,
+                id: uuid::Uuid,
+                patch: $crate::store::MetadataPatch,
+            ) -> $crate::store::StoreResult<$crate::store::Org> {
+                let mut tx = self.begin_write().await?;
+                Self::lock_org(&mut tx, id).await?;
+                let current = Self::load_org(&mut tx, id).await?;
+                let (public, private) =
+                    Self::merge_metadata(&current.public_metadata, &current.private_metadata, patch)?;
+                sqlx::query(
+                    "UPDATE orgs SET public_metadata = $2, private_metadata = $3, updated_at = $4 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(sqlx::types::Json(&public))
+                .bind(sqlx::types::Json(&private))
+                .bind($crate::store::now())
+                .execute(&mut *tx)
+                .await?;
+                let org = Self::load_org(&mut tx, id).await?;
+                tx.commit().await?;
+                Ok(org)
+            }
+
+            #[tracing::instrument(skip_all, fields(org = %org, identity = %identity))]
+            async fn merge_member_metadata(
+                &self,
+                org: uuid::Uuid,
+                identity: uuid::Uuid,
+                patch: $crate::store::MetadataPatch,
+            ) -> $crate::store::StoreResult<$crate::store::Membership> {
+                use $crate::store::StoreError;
+                let mut tx = self.begin_write().await?;
+                Self::lock_org(&mut tx, org).await?;
+                let current = Self::load_membership(&mut tx, org, identity)
+                    .await?
+                    .ok_or(StoreError::MemberNotFound)?;
+                let (public, private) =
+                    Self::merge_metadata(&current.public_metadata, &current.private_metadata, patch)?;
+                sqlx::query(
+                    "UPDATE org_membership SET public_metadata = $3, private_metadata = $4, updated_at = $5 \
+                     WHERE org_id = $1 AND identity_id = $2",
+                )
+                .bind(org)
+                .bind(identity)
+                .bind(sqlx::types::Json(&public))
+                .bind(sqlx::types::Json(&private))
+                .bind($crate::store::now())
+                .execute(&mut *tx)
+                .await?;
+                let membership = Self::load_membership(&mut tx, org, identity)
+                    .await?
+                    .ok_or(StoreError::MemberNotFound)?;
+                tx.commit().await?;
+                Ok(membership)
+            }
+
+            async fn save_identity_profiles(
+                &self,
+                profiles: &[$crate::store::IdentityProfile],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<()> {
+                if profiles.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin().await?;
+                for profile in profiles {
+                    sqlx::query(
+                        "INSERT INTO identity_profiles (identity_id, email, search_text, traits, refreshed_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (identity_id) DO UPDATE SET \
+                         email = excluded.email, search_text = excluded.search_text, \
+                         traits = excluded.traits, refreshed_at = excluded.refreshed_at",
+                    )
+                    .bind(profile.identity_id)
+                    .bind(&profile.email)
+                    .bind(&profile.search_text)
+                    .bind(sqlx::types::Json(&profile.traits))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             #[tracing::instrument(skip_all, fields(org = %org, identity = %identity))]
@@ -557,6 +693,7 @@ macro_rules! impl_sql_store {
                 org: uuid::Uuid,
                 identity: uuid::Uuid,
                 role: &str,
+                now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<$crate::store::Membership> {
                 use $crate::store::StoreError;
                 let mut tx = self.begin_write().await?;
@@ -565,17 +702,9 @@ macro_rules! impl_sql_store {
                     return Err(StoreError::AlreadyMember);
                 }
                 Self::role_exists(&mut tx, role).await?;
-                if cap > 0 {
-                    let count: i64 =
-                        sqlx::query_scalar("SELECT COUNT(*) FROM org_membership WHERE org_id = $1")
-                            .bind(org)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                    if count >= i64::from(cap) {
-                        return Err(StoreError::QuotaExceeded);
-                    }
+                if cap > 0 && Self::seats_taken(&mut tx, org, now).await? >= i64::from(cap) {
+                    return Err(StoreError::QuotaExceeded);
                 }
-                let now = $crate::store::now();
                 let inserted = sqlx::query(
                     "INSERT INTO org_membership (identity_id, org_id, role, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $4)",
@@ -779,11 +908,13 @@ macro_rules! impl_sql_store {
             async fn delete_role(&self, key: &str) -> $crate::store::StoreResult<()> {
                 use $crate::store::StoreError;
                 let mut tx = self.begin_write().await?;
-                let in_use: Option<i32> =
-                    sqlx::query_scalar("SELECT 1 FROM org_membership WHERE role = $1 LIMIT 1")
-                        .bind(key)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                let in_use: Option<i32> = sqlx::query_scalar(
+                    "SELECT 1 FROM org_membership WHERE role = $1 \
+                     UNION ALL SELECT 1 FROM invitations WHERE role = $1 AND status = 'pending' LIMIT 1",
+                )
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
                 if in_use.is_some() {
                     return Err(StoreError::RoleInUse);
                 }

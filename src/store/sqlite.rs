@@ -38,4 +38,5 @@ impl SqliteStore {
 }
 
 impl_sql_store!(SqliteStore, sqlx::SqliteConnection);
+impl_invitation_store!(SqliteStore, sqlx::SqliteConnection);
 impl_import_store!(SqliteStore, sqlx::SqliteConnection, "", 1);

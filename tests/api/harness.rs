@@ -102,6 +102,8 @@ pub struct User {
     pub id: Uuid,
     pub token: String,
     pub cookie: String,
+    /// Verified in Kratos.
+    pub email: String,
 }
 
 /// How a request authenticates.
@@ -113,8 +115,25 @@ pub enum Auth<'a> {
     Cookie(&'a str),
 }
 
+/// A clock tests move by hand, to expire invitations without waiting.
+pub struct ManualClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl ManualClock {
+    pub fn advance(&self, by: chrono::Duration) {
+        let mut now = self.0.lock().unwrap();
+        *now += by;
+    }
+}
+
+impl polis::clock::Clock for ManualClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
 pub struct TestApp {
     pub base: String,
+    pub clock: Arc<ManualClock>,
     pub kratos: KratosDouble,
     pub db: TestDb,
     pub admin_key: String,
@@ -143,7 +162,10 @@ impl TestApp {
         let admin_key =
             create_key(&db.store, "test-admin", polis::domain::ApiKeyScope::Admin).await;
         let read_key = create_key(&db.store, "test-read", polis::domain::ApiKeyScope::Read).await;
-        let state = AppState::new(db.store.clone(), settings).expect("state");
+        let clock = Arc::new(ManualClock(std::sync::Mutex::new(polis::store::now())));
+        let state = AppState::new(db.store.clone(), settings)
+            .expect("state")
+            .with_clock(clock.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -154,6 +176,7 @@ impl TestApp {
         }));
         TestApp {
             base,
+            clock,
             kratos,
             db,
             admin_key,
@@ -182,6 +205,7 @@ impl TestApp {
             id,
             token: session.token,
             cookie: session.cookie,
+            email,
         }
     }
 

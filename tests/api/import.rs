@@ -440,3 +440,101 @@ on_both_backends!(
     camel_case_sdk_dumps,
     org_ids_page_through_imported_orgs,
 );
+
+/// `--from-api`: page Clerk (through the double, with a 429 on the way), then import
+/// what was paged, on each backend.
+async fn from_clerk_api_with_rate_limit(backend: Backend) {
+    use crate::support::clerk_double::{ClerkData, ClerkDouble};
+    use polis::import::clerk_api::ClerkClient;
+
+    let app = TestApp::spawn(backend).await;
+    migrated(&app, "user_alice", "alice@acme.test");
+    let mut data = ClerkData::default();
+    for i in 0..5 {
+        let id = format!("org_{i}");
+        data.organizations.push(org(&id, &format!("team-{i}")));
+        let mut members = vec![membership(
+            &format!("orgmem_{i}_a"),
+            &id,
+            "user_alice",
+            "alice@acme.test",
+            "org:admin",
+        )];
+        members.push(membership(
+            &format!("orgmem_{i}_b"),
+            &id,
+            "user_ghost",
+            "ghost@acme.test",
+            "org:member",
+        ));
+        data.memberships.insert(id.clone(), members);
+        let mut pending = invitation(&format!("orginv_{i}"), &id, "new@acme.test", "pending");
+        pending.as_object_mut().unwrap().remove("organization_id");
+        let revoked = invitation(&format!("orginv_{i}_r"), &id, "old@acme.test", "revoked");
+        data.invitations.insert(id, vec![pending, revoked]);
+    }
+    data.roles.push(
+        json!({"object": "role", "id": "role_1", "key": "org:admin", "name": "Admin",
+        "permissions": [{"key": "org:sys_memberships:manage"}, {"key": "org:reports:read"}]}),
+    );
+    let clerk = ClerkDouble::start("sk_test_secret", data, 2).await;
+    clerk.throttle_next(1);
+
+    let client = ClerkClient::new(&clerk.base_url.parse().unwrap(), "sk_test_secret").unwrap();
+    let mut document = Vec::new();
+    let started = std::time::Instant::now();
+    client.export(&mut document, &|_| {}).await.expect("export");
+    assert_eq!(clerk.throttled(), 1);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
+    // 3 pages of orgs, 1 of memberships and of invitations per org, 1 of roles, + the 429.
+    assert_eq!(clerk.requests(), 3 + 5 + 5 + 1 + 1);
+
+    let kratos = polis::import::KratosIdentities::new(
+        &app.kratos.admin_url().parse().unwrap(),
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
+    let mut sink = polis::import::report::CollectingSink::default();
+    let summary = polis::import::run(
+        std::io::Cursor::new(document),
+        app.db.store.clone(),
+        kratos,
+        polis::import::ImportOptions::default(),
+        &mut sink,
+        &|_| {},
+    )
+    .await
+    .expect("import");
+    let report = serde_json::to_value(summary.into_report(sink.into_sorted())).unwrap();
+    assert_eq!(report["summary"]["orgs"]["created"], 5, "{report}");
+    assert_eq!(
+        report["summary"]["memberships"],
+        json!({"created": 5, "updated": 0, "unchanged": 0, "skipped": 5})
+    );
+    assert_eq!(report["summary"]["invitations"]["created"], 5);
+    assert_eq!(
+        report["roles"],
+        json!([{"key": "org:admin", "status": "updated"}])
+    );
+    let role = app
+        .get("/roles/org:admin", Auth::Bearer(&app.admin_key))
+        .await;
+    assert!(
+        role.body.to_string().contains("org:reports:read"),
+        "{}",
+        role.body
+    );
+
+    let wrong = ClerkClient::new(&clerk.base_url.parse().unwrap(), "sk_wrong").unwrap();
+    let err = wrong
+        .export(Vec::new(), &|_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("401") && !err.contains("sk_"), "{err}");
+}
+
+on_both_backends!(from_clerk_api_with_rate_limit);

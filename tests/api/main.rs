@@ -10,9 +10,11 @@ mod import;
 
 mod auth;
 mod concurrency;
+mod invitations;
 mod members;
 mod migrations;
 mod orgs;
+mod profiles_and_metadata;
 mod roles_and_me;
 mod service;
 mod store_contract;

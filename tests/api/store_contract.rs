@@ -1,7 +1,9 @@
 //! The storage contract: every backend must pass these, case for case.
 
 use polis::domain::org::{OrgRef, Slug};
-use polis::store::{NewOrg, OrgFilter, OrgPatch, PageRequest, Role, RolePatch, StoreError};
+use polis::store::{
+    now, MemberFilter, NewOrg, OrgFilter, OrgPatch, PageRequest, Role, RolePatch, StoreError,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -205,7 +207,10 @@ async fn memberships_and_invariants(backend: Backend) {
     let org = store.create_org(org).await.unwrap();
 
     let bob = Uuid::new_v4();
-    let added = store.add_member(org.id, bob, "org:member").await.unwrap();
+    let added = store
+        .add_member(org.id, bob, "org:member", now())
+        .await
+        .unwrap();
     assert_eq!(added.role, "org:member");
     assert_eq!(
         added.permissions,
@@ -213,14 +218,14 @@ async fn memberships_and_invariants(backend: Backend) {
     );
     assert!(matches!(
         store
-            .add_member(org.id, bob, "org:member")
+            .add_member(org.id, bob, "org:member", now())
             .await
             .unwrap_err(),
         StoreError::AlreadyMember
     ));
     assert!(matches!(
         store
-            .add_member(org.id, Uuid::new_v4(), "org:member")
+            .add_member(org.id, Uuid::new_v4(), "org:member", now())
             .await
             .unwrap_err(),
         StoreError::QuotaExceeded
@@ -237,7 +242,7 @@ async fn memberships_and_invariants(backend: Backend) {
         .unwrap();
     assert!(matches!(
         store
-            .add_member(org.id, Uuid::new_v4(), "org:nope")
+            .add_member(org.id, Uuid::new_v4(), "org:nope", now())
             .await
             .unwrap_err(),
         StoreError::UnknownRole(_)
@@ -253,7 +258,10 @@ async fn last_admin_and_listings(backend: Backend) {
         .await
         .unwrap();
     let bob = Uuid::new_v4();
-    store.add_member(org.id, bob, "org:member").await.unwrap();
+    store
+        .add_member(org.id, bob, "org:member", now())
+        .await
+        .unwrap();
 
     // The last admin can neither be demoted nor removed.
     assert!(matches!(
@@ -283,7 +291,7 @@ async fn last_admin_and_listings(backend: Backend) {
     let members = store
         .list_members(
             org.id,
-            None,
+            &MemberFilter::default(),
             PageRequest {
                 limit: 10,
                 after: None,
@@ -296,7 +304,10 @@ async fn last_admin_and_listings(backend: Backend) {
     let admins = store
         .list_members(
             org.id,
-            Some("org:member"),
+            &MemberFilter {
+                role: Some("org:member".into()),
+                query: None,
+            },
             PageRequest {
                 limit: 10,
                 after: None,

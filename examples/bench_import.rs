@@ -1,0 +1,194 @@
+//! Benchmark of the Clerk import: generates a synthetic Clerk export, seeds the Kratos
+//! double with identities carrying `metadata_admin.legacy_clerk_id`, and runs
+//! `polis import clerk --file` (the release binary, as a child process) into a fresh
+//! PostgreSQL database. Prints memberships per second and the child's peak RSS, for
+//! the full document and, as a baseline measured in the same run, for one ten times
+//! smaller (the ratio shows whether throughput holds as the document grows).
+//!
+//! ```text
+//! cargo build --release --bin polis
+//! cargo run --release --example bench_import -- --orgs 20000 --memberships 1000000 --identities 100000
+//! ```
+//!
+//! Not part of `cargo test`: examples are only built there, never run.
+
+#[path = "../tests/support/kratos_double.rs"]
+#[allow(dead_code)]
+mod kratos_double;
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use clap::Parser;
+use kratos_double::{IdentitySeed, KratosDouble};
+use serde_json::json;
+use sqlx::{ConnectOptions, Connection};
+
+#[derive(Debug, Parser)]
+struct Args {
+    #[arg(long, default_value_t = 20_000)]
+    orgs: usize,
+    #[arg(long, default_value_t = 1_000_000)]
+    memberships: usize,
+    #[arg(long, default_value_t = 100_000)]
+    identities: usize,
+    /// A PostgreSQL server; a fresh database is created on it for each run.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    server: String,
+}
+
+const T0: i64 = 1_716_883_200_000;
+
+/// Writes a Clerk export: memberships interleaved across orgs (member k of every org,
+/// then member k+1…), the order least kind to an importer that groups by org.
+fn generate(
+    path: &Path,
+    orgs: usize,
+    memberships: usize,
+    identities: usize,
+) -> std::io::Result<()> {
+    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    write!(out, "{{\"organizations\":[")?;
+    for o in 0..orgs {
+        let sep = if o == 0 { "" } else { "," };
+        let org = json!({"object": "organization", "id": format!("org_{o}"), "name": format!("Org {o}"),
+            "slug": format!("org-{o}"), "image_url": null, "has_image": false, "members_count": memberships / orgs,
+            "max_allowed_memberships": 0, "admin_delete_enabled": true,
+            "public_metadata": {"plan": "pro"}, "private_metadata": {"crm_id": format!("C{o}")},
+            "created_by": "user_0", "created_at": T0, "updated_at": T0});
+        write!(out, "{sep}{org}")?;
+    }
+    write!(out, "],\"memberships\":[")?;
+    let per_org = memberships.div_ceil(orgs);
+    let mut written = 0;
+    'outer: for k in 0..per_org {
+        for o in 0..orgs {
+            if written == memberships {
+                break 'outer;
+            }
+            let user = (o * per_org + k) % identities;
+            let sep = if written == 0 { "" } else { "," };
+            let role = if k == 0 { "org:admin" } else { "org:member" };
+            let m = json!({"object": "organization_membership", "id": format!("orgmem_{o}_{k}"),
+                "role": role, "role_name": "Member", "permissions": [],
+                "public_metadata": {}, "private_metadata": {},
+                "organization": {"object": "organization", "id": format!("org_{o}"), "name": format!("Org {o}"),
+                    "slug": format!("org-{o}"), "max_allowed_memberships": 0, "public_metadata": {},
+                    "created_at": T0, "updated_at": T0},
+                "public_user_data": {"user_id": format!("user_{user}"), "first_name": "Bench",
+                    "last_name": null, "image_url": "", "has_image": false,
+                    "identifier": format!("user{user}@bench.test")},
+                "created_at": T0, "updated_at": T0});
+            write!(out, "{sep}{m}")?;
+            written += 1;
+        }
+    }
+    write!(out, "]}}")?;
+    out.flush()
+}
+
+struct Measured {
+    memberships: usize,
+    seconds: f64,
+    peak_rss_mb: String,
+}
+
+async fn fresh_database(server: &str) -> anyhow::Result<String> {
+    let name = format!("polis_bench_{}", uuid::Uuid::new_v4().simple());
+    let options: sqlx::postgres::PgConnectOptions = server.parse()?;
+    let mut conn = options.connect().await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    let mut url = url::Url::parse(server)?;
+    url.set_path(&format!("/{name}"));
+    Ok(url.to_string())
+}
+
+fn run_import(
+    polis: &Path,
+    file: &Path,
+    database: &str,
+    kratos: &str,
+    memberships: usize,
+) -> anyhow::Result<Measured> {
+    let started = Instant::now();
+    let output = Command::new(polis)
+        .args(["import", "clerk", "--file"])
+        .arg(file)
+        .env("DATABASE_URL", database)
+        .env("KRATOS_ADMIN_URL", kratos)
+        .env("RUST_LOG", "warn")
+        .output()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        anyhow::bail!("polis import failed: {stderr}");
+    }
+    let peak_rss_mb = stderr
+        .lines()
+        .rev()
+        .find_map(|l| l.split("peak RSS ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or("?")
+        .to_owned();
+    Ok(Measured {
+        memberships,
+        seconds,
+        peak_rss_mb,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let polis = std::env::current_exe()?
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("polis"))
+        .filter(|p| p.exists())
+        .ok_or_else(|| {
+            anyhow::anyhow!("build the binary first: cargo build --release --bin polis")
+        })?;
+    let kratos = KratosDouble::start().await;
+    let seeding = Instant::now();
+    for i in 0..args.identities {
+        kratos.insert_identity(IdentitySeed {
+            traits: json!({"email": format!("user{i}@bench.test")}),
+            metadata_admin: Some(json!({"legacy_clerk_id": format!("user_{i}")})),
+            ..IdentitySeed::default()
+        });
+    }
+    eprintln!(
+        "seeded {} identities in {:.1} s",
+        args.identities,
+        seeding.elapsed().as_secs_f64()
+    );
+    let dir = std::env::temp_dir();
+    let mut results = Vec::new();
+    for (label, scale) in [("baseline (1/10)", 10), ("full", 1)] {
+        let (orgs, memberships) = (args.orgs / scale, args.memberships / scale);
+        let file: PathBuf = dir.join(format!("clerk-export-{memberships}.json"));
+        generate(&file, orgs.max(1), memberships, args.identities)?;
+        let size_mb = std::fs::metadata(&file)?.len() / (1024 * 1024);
+        let database = fresh_database(&args.server).await?;
+        let first = run_import(&polis, &file, &database, &kratos.admin_url(), memberships)?;
+        let again = run_import(&polis, &file, &database, &kratos.admin_url(), memberships)?;
+        let _ = std::fs::remove_file(&file);
+        for (run, m) in [("import", first), ("re-run (no changes)", again)] {
+            let rate = m.memberships as f64 / m.seconds;
+            println!(
+                "{label:>16} {run:<20} {orgs:>6} orgs {:>8} memberships ({size_mb} MB): {:>6.1} s, {:>7.0} memberships/s, peak RSS {} MB",
+                m.memberships, m.seconds, rate, m.peak_rss_mb
+            );
+            results.push(rate);
+        }
+    }
+    if let [base, _, full, _] = results[..] {
+        println!("throughput ratio full / baseline: {:.2}", full / base);
+    }
+    Ok(())
+}
