@@ -18,7 +18,7 @@ use axum::Router;
 use serde::Deserialize;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -132,7 +132,11 @@ pub fn router(state: AppState) -> Router {
     .layer(CatchPanicLayer::custom(|_| {
         ApiError::internal(&"handler panicked").into_response()
     }))
-    .layer(TraceLayer::new_for_http().make_span_with(request_span))
+    .layer(
+        TraceLayer::new_for_http()
+            .make_span_with(request_span)
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+    )
     .layer(cors)
 }
 
