@@ -13,7 +13,6 @@
 //! Not part of `cargo test`: examples are only built there, never run.
 
 #[path = "../tests/support/kratos_double.rs"]
-#[allow(dead_code)]
 mod kratos_double;
 
 use std::io::{BufWriter, Write};
