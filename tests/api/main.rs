@@ -11,6 +11,7 @@ mod import;
 mod auth;
 mod concurrency;
 mod invitations;
+mod logging;
 mod members;
 mod migrations;
 mod orgs;
