@@ -261,9 +261,10 @@ pub(crate) fn values_placeholders(rows: usize, width: usize) -> String {
 
 /// Implements [`ImportStore`] for a backend struct with a `pool` field and the
 /// inherent `begin_write`. `$lock` is appended to the org lookup (`FOR UPDATE` on
-/// PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serializes writers).
+/// PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serializes writers). `$tx_setup`, when
+/// not empty, runs first in every import transaction.
 macro_rules! impl_import_store {
-    ($store:ty, $conn:ty, $lock:expr, $parallelism:expr) => {
+    ($store:ty, $conn:ty, $lock:expr, $tx_setup:expr, $parallelism:expr) => {
         impl $store {
             async fn import_ensure_role(
                 conn: &mut $conn,
@@ -529,6 +530,9 @@ macro_rules! impl_import_store {
             ) -> $crate::store::StoreResult<$crate::store::OrgImportOutcome> {
                 use $crate::store::{AppliedOrg, OrgImportOutcome};
                 let mut tx = self.begin_write().await?;
+                if !$tx_setup.is_empty() {
+                    sqlx::query($tx_setup).execute(&mut *tx).await?;
+                }
                 for role in &org.ensure_roles {
                     Self::import_ensure_role(&mut tx, role).await?;
                 }

@@ -48,4 +48,13 @@ impl PostgresStore {
 
 impl_sql_store!(PostgresStore, sqlx::PgConnection);
 impl_invitation_store!(PostgresStore, sqlx::PgConnection);
-impl_import_store!(PostgresStore, sqlx::PgConnection, " FOR UPDATE", 4);
+// Import transactions commit without waiting for the WAL flush: the import is
+// idempotent, so the few orgs a crash could lose come back with a re-run, and each
+// org still commits whole or not at all.
+impl_import_store!(
+    PostgresStore,
+    sqlx::PgConnection,
+    " FOR UPDATE",
+    "SET LOCAL synchronous_commit TO OFF",
+    8
+);

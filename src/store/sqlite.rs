@@ -39,4 +39,4 @@ impl SqliteStore {
 
 impl_sql_store!(SqliteStore, sqlx::SqliteConnection);
 impl_invitation_store!(SqliteStore, sqlx::SqliteConnection);
-impl_import_store!(SqliteStore, sqlx::SqliteConnection, "", 1);
+impl_import_store!(SqliteStore, sqlx::SqliteConnection, "", "", 1);
