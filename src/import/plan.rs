@@ -13,7 +13,7 @@ use super::report::{
     ImportProblem, InvitationReport, MappedBy, MemberReport, OrgReport, ProblemCode,
 };
 use crate::domain::org::{validate_name, Slug};
-use crate::domain::validation::validate_metadata;
+use crate::domain::validation::{validate_http_url, validate_metadata};
 use crate::store::{
     AppliedOrg, InvitationImport, MemberImport, OrgImport, OrgImportOutcome, RowStatus,
 };
@@ -122,7 +122,7 @@ fn org_field_problems(org: &ClerkOrg) -> Vec<ImportProblem> {
         None => check("slug", Err("is required".into())),
     }
     if let Some(url) = org.image_url.as_deref().filter(|u| !u.is_empty()) {
-        check("image_url", check_image_url(url));
+        check("image_url", validate_http_url(url));
     }
     check("public_metadata", validate_metadata(&org.public_metadata));
     check("private_metadata", validate_metadata(&org.private_metadata));
@@ -144,18 +144,6 @@ fn org_field_problems(org: &ClerkOrg) -> Vec<ImportProblem> {
         }
     }
     problems
-}
-
-/// The same rule as the org API's `image_url`: an absolute http(s) URL, at most 2048 bytes.
-/// (Kept here rather than shared so the import does not move with that module's edits.)
-fn check_image_url(url: &str) -> Result<(), String> {
-    let ok = url.len() <= 2048
-        && url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
-    if ok {
-        Ok(())
-    } else {
-        Err("must be an absolute http or https URL of at most 2048 characters".into())
-    }
 }
 
 fn skip_all(report: &mut OrgReport) {
