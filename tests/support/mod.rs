@@ -1,2 +1,2 @@
-pub mod kratos_double;
 pub mod clerk_double;
+pub mod kratos_double;
