@@ -7,6 +7,7 @@ mod health;
 mod invitations;
 mod me;
 mod members;
+mod openapi;
 mod orgs;
 mod pagination;
 mod roles;
@@ -19,10 +20,10 @@ use serde::Deserialize;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
+use self::openapi::SecuritySchemes;
 use crate::domain::org::OrgRef;
 use crate::domain::{authorize, Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode};
@@ -38,6 +39,7 @@ pub use pagination::{Page, PageParams};
         title = "Polis",
         description = "Organizations, memberships and roles for apps whose identities live in Ory Kratos."
     ),
+    servers((url = "/", description = "The Polis instance serving this document")),
     modifiers(&SecuritySchemes),
     components(schemas(crate::error::Problem, crate::error::ErrorCode)),
     tags(
@@ -46,47 +48,15 @@ pub use pagination::{Page, PageParams};
         (name = "invitations", description = "Invitations to join an organization"),
         (name = "me", description = "The calling identity"),
         (name = "roles", description = "The instance-wide role catalog"),
-        (name = "health", description = "Liveness, readiness and version")
+        (name = "health", description = "Liveness, readiness and version"),
+        (name = "admin", description = "Instance administration with admin API keys: the Clerk import")
     )
 )]
 struct ApiDoc;
 
-struct SecuritySchemes;
-
-impl Modify for SecuritySchemes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "session_cookie",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                "ory_kratos_session",
-                "The browser's Kratos session cookie.",
-            ))),
-        );
-        components.add_security_scheme(
-            "session_token",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
-                "X-Session-Token",
-                "A Kratos session token (native apps).",
-            ))),
-        );
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some(
-                        "A Kratos session token, or a Polis API key (`polis_…`) for service and admin callers.",
-                    ))
-                    .build(),
-            ),
-        );
-    }
-}
-
 /// The routes and the OpenAPI document they describe.
 fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(orgs::router())
         .merge(members::router())
         .merge(invitations::router())
@@ -94,7 +64,10 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(roles::router())
         .merge(health::router())
         .merge(admin::router())
-        .split_for_parts()
+        .split_for_parts();
+    openapi::SharedResponses.modify(&mut spec);
+    openapi::ShareNamedSchemas.modify(&mut spec);
+    (router, spec)
 }
 
 /// The OpenAPI document, as `polis openapi` prints it and `/openapi.json` serves it.
