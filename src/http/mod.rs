@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
             ([(header::CONTENT_TYPE, "application/json")], spec_json)
         }),
     )
+    .merge(openapi::docs_router())
     .fallback(|| async { ApiError::new(ErrorCode::RouteNotFound, "no such route") })
     .method_not_allowed_fallback(|| async {
         ApiError::new(

@@ -1,11 +1,15 @@
 //! What the OpenAPI document says beyond the handlers' own annotations: the security
-//! schemes and the problem responses every route shares.
+//! schemes, the problem responses every route shares, and the interactive `/docs` page.
 
+use axum::Router;
 use serde_json::{json, Value};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::Modify;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use crate::state::AppState;
 
 /// The content type of every error body.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
@@ -252,4 +256,15 @@ pub fn problem_response(description: &str) -> Response {
                 .build(),
         )
         .build()
+}
+
+/// `GET /docs`: Swagger UI over `/openapi.json`. Its files are compiled into the binary
+/// (the `vendored` and `debug-embed` features), so the page works offline.
+pub fn docs_router() -> Router<AppState> {
+    let config = Config::new(["/openapi.json"])
+        // "none" turns off the badge that would send the spec to validator.swagger.io.
+        .validator_url("none")
+        .display_operation_id(true)
+        .persist_authorization(false);
+    SwaggerUi::new("/docs").config(config).into()
 }
