@@ -81,7 +81,7 @@ pub struct ClerkExport {
         (status = 422, description = "Wrong shape or duplicate ids; `errors[0].field` names the path", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("api_key" = []))
 )]
 async fn import_clerk(
     State(state): State<AppState>,
@@ -192,7 +192,7 @@ pub struct OrgIdParams {
         (status = 403, description = "Not an API key", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid page size or token", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("api_key" = []))
 )]
 async fn list_clerk_org_ids(
     State(store): State<Arc<dyn Store>>,

@@ -50,8 +50,11 @@ pub struct InvitationResponse {
     #[schema(value_type = Object, nullable = false)]
     pub private_metadata: Option<Value>,
     /// The identity that invited, when an identity did.
+    #[schema(required = true)]
     pub inviter_id: Option<Uuid>,
+    #[schema(required = true)]
     pub redirect_url: Option<String>,
+    #[schema(required = true)]
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -85,6 +88,7 @@ pub struct CreatedInvitationResponse {
     pub token: String,
     /// `redirect_url` with `invitation_token=<token>` added, ready for the e-mail;
     /// `null` without a `redirect_url`.
+    #[schema(required = true)]
     pub url: Option<String>,
 }
 
@@ -121,6 +125,7 @@ pub struct AcceptByTokenRequest {
 #[into_params(parameter_in = Query)]
 pub struct ListInvitationsParams {
     pub status: Option<InvitationStatus>,
+    #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
@@ -289,7 +294,7 @@ async fn create(
         (status = 422, description = "Invalid fields or unknown role", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn invitations_create(
     State(state): State<AppState>,
@@ -315,7 +320,7 @@ async fn invitations_create(
         (status = 422, description = "Invalid fields (named `[i].field`), unknown role or over 100", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn invitations_create_bulk(
     State(state): State<AppState>,
@@ -345,7 +350,7 @@ async fn invitations_create_bulk(
         (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn invitations_list(
     State(state): State<AppState>,
@@ -395,7 +400,7 @@ async fn org_invitation(state: &AppState, org: Uuid, id: &str) -> ApiResult<Invi
         (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such organization or invitation", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn invitations_get(
     State(state): State<AppState>,
@@ -421,7 +426,7 @@ async fn invitations_get(
         (status = 404, description = "No such organization or invitation", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not pending", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn invitations_revoke(
     State(state): State<AppState>,

@@ -157,6 +157,7 @@ pub struct OrgSummaryResponse {
     pub id: Uuid,
     pub name: String,
     pub slug: String,
+    #[schema(required = true)]
     pub image_url: Option<String>,
 }
 

@@ -98,6 +98,7 @@ pub struct ListMembersParams {
     pub role: Option<String>,
     /// Case-insensitive match on the member's e-mail or name (as last seen in Kratos).
     pub query: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
@@ -177,7 +178,7 @@ pub async fn with_identities(
         (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn members_list(
     State(state): State<AppState>,
@@ -220,7 +221,7 @@ async fn members_list(
         (status = 422, description = "Unknown role or identity, or invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn members_add(
     State(state): State<AppState>,
@@ -269,7 +270,7 @@ async fn members_add(
         (status = 404, description = "No such organization or member", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Malformed identity id", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn members_get(
     State(state): State<AppState>,
@@ -305,7 +306,7 @@ async fn members_get(
         (status = 409, description = "Would leave no admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown role or invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn members_update(
     State(store): State<Arc<dyn Store>>,
@@ -337,7 +338,7 @@ async fn members_update(
         (status = 404, description = "No such organization or member", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Would leave no admin", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn members_remove(
     State(store): State<Arc<dyn Store>>,
@@ -369,7 +370,7 @@ async fn members_remove(
         (status = 404, description = "No such organization or member", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not objects, or too large after merging", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn members_metadata_update(
     State(store): State<Arc<dyn Store>>,

@@ -36,6 +36,7 @@ pub struct OrgResponse {
     pub id: Uuid,
     pub name: String,
     pub slug: String,
+    #[schema(required = true)]
     pub image_url: Option<String>,
     #[schema(value_type = Object)]
     pub public_metadata: Value,
@@ -47,8 +48,10 @@ pub struct OrgResponse {
     pub max_allowed_memberships: i32,
     pub members_count: i64,
     /// The identity that created the org.
+    #[schema(required = true)]
     pub created_by: Option<Uuid>,
     /// The Clerk organization id this org was imported from.
+    #[schema(required = true)]
     pub clerk_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -115,6 +118,7 @@ pub struct UpdateOrgRequest {
 pub struct ListOrgsParams {
     /// Case-insensitive match on name or slug.
     pub query: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     pub page_size: Option<u32>,
     pub page_token: Option<String>,
 }
@@ -166,7 +170,7 @@ fn parse_slug(errors: &mut FieldErrors, slug: Option<&str>) -> Option<Slug> {
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn orgs_create(
     State(store): State<Arc<dyn Store>>,
@@ -244,7 +248,7 @@ async fn orgs_create(
         (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn orgs_list(
     State(store): State<Arc<dyn Store>>,
@@ -282,7 +286,7 @@ async fn orgs_list(
         (status = 404, description = "No such organization, or not visible to the caller", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn orgs_get(
     State(store): State<Arc<dyn Store>>,
@@ -308,7 +312,7 @@ async fn orgs_get(
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn orgs_update(
     State(store): State<Arc<dyn Store>>,
@@ -355,7 +359,7 @@ async fn orgs_update(
         (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn orgs_delete(
     State(store): State<Arc<dyn Store>>,
@@ -381,7 +385,7 @@ async fn orgs_delete(
         (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not objects, or too large after merging", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn orgs_metadata_update(
     State(store): State<Arc<dyn Store>>,

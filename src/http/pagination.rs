@@ -45,6 +45,7 @@ impl PageParams {
 pub struct Page<T> {
     pub data: Vec<T>,
     /// Pass as `page_token` for the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_page_token: Option<String>,
 }
 

@@ -30,6 +30,7 @@ pub struct RoleResponse {
     /// `org:<name>`, e.g. `org:admin`.
     pub key: String,
     pub name: String,
+    #[schema(required = true)]
     pub description: Option<String>,
     /// Permission keys, `org:<feature>:<action>`.
     pub permissions: Vec<String>,
@@ -105,7 +106,7 @@ fn normalized(mut permissions: Vec<String>) -> Vec<String> {
         (status = 200, description = "Every role", body = RoleList),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn roles_list(
     State(store): State<Arc<dyn Store>>,
@@ -127,7 +128,7 @@ async fn roles_list(
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
+    security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn roles_get(
     State(store): State<Arc<dyn Store>>,
@@ -153,7 +154,7 @@ async fn roles_get(
         (status = 409, description = "The key exists", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("api_key" = []))
 )]
 async fn roles_create(
     State(store): State<Arc<dyn Store>>,
@@ -195,7 +196,7 @@ async fn roles_create(
         (status = 409, description = "Would leave an org without an admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("api_key" = []))
 )]
 async fn roles_update(
     State(store): State<Arc<dyn Store>>,
@@ -232,7 +233,7 @@ async fn roles_update(
         (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The role is in use", body = Problem, content_type = "application/problem+json"),
     ),
-    security(("bearer" = []))
+    security(("api_key" = []))
 )]
 async fn roles_delete(
     State(store): State<Arc<dyn Store>>,

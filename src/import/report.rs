@@ -53,6 +53,7 @@ pub struct ImportProblem {
     /// The Clerk id of the org, membership, invitation or role concerned.
     pub clerk_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<String>,
     pub detail: String,
 }
@@ -81,7 +82,9 @@ pub struct MemberReport {
     pub clerk_id: String,
     /// Clerk user id (`user_…`).
     pub user_id: String,
+    #[schema(required = true)]
     pub identity_id: Option<Uuid>,
+    #[schema(required = true)]
     pub mapped_by: Option<MappedBy>,
     pub role: String,
     pub status: RowStatus,
@@ -99,8 +102,10 @@ pub struct InvitationReport {
 pub struct OrgReport {
     /// Clerk organization id (`org_…`).
     pub clerk_id: String,
-    /// The Polis org id; absent when skipped, or created by a dry run.
+    /// The Polis org id; `null` when skipped, or created by a dry run.
+    #[schema(required = true)]
     pub id: Option<Uuid>,
+    #[schema(required = true)]
     pub slug: Option<String>,
     pub status: RowStatus,
     pub memberships: Vec<MemberReport>,

@@ -233,28 +233,7 @@ const ABSENT_OR_NULL: &[(&str, &str)] = &[
 /// their schemas: `#[schema(required = true)]` on fields always sent (`null` when
 /// empty), `#[schema(nullable = false)]` on fields skipped when `None`. Remove an entry
 /// once it is fixed; the test fails on any new one.
-const PENDING: &[(&str, &str)] = &[
-    ("CreatedInvitationResponse.allOf[1]", "url"),
-    ("ImportProblem", "field"), // skipped when None: nullable = false
-    ("InvitationResponse", "expires_at"),
-    ("InvitationResponse", "inviter_id"),
-    ("InvitationResponse", "redirect_url"),
-    ("MemberReport", "identity_id"),
-    ("MemberReport", "mapped_by"),
-    ("OrgReport", "id"),
-    ("OrgReport", "slug"),
-    ("OrgResponse", "clerk_id"),
-    ("OrgResponse", "created_by"),
-    ("OrgResponse", "image_url"),
-    ("OrgSummaryResponse", "image_url"),
-    ("Page_ClerkOrgId", "next_page_token"),
-    ("Page_InvitationResponse", "next_page_token"),
-    ("Page_MembershipResponse", "next_page_token"),
-    ("Page_MyInvitationResponse", "next_page_token"),
-    ("Page_MyMembershipResponse", "next_page_token"),
-    ("Page_OrgResponse", "next_page_token"),
-    ("RoleResponse", "description"),
-];
+const PENDING: &[(&str, &str)] = &[];
 
 /// Every `Option` field of a response is either skipped when `None` (optional and not
 /// nullable) or always sent (required and nullable), so a generated client's types say

@@ -529,7 +529,7 @@ export interface components {
              * @description `redirect_url` with `invitation_token=<token>` added, ready for the e-mail;
              *     `null` without a `redirect_url`.
              */
-            url?: string | null;
+            url: string | null;
         };
         /**
          * @description Stable, machine-readable problem codes. Clients branch on these, never on `detail`.
@@ -558,7 +558,7 @@ export interface components {
             clerk_id: string;
             code: components["schemas"]["ProblemCode"];
             detail: string;
-            field?: string | null;
+            field?: string;
         };
         /** @description The outcome of one import run. */
         ImportReport: {
@@ -588,20 +588,20 @@ export interface components {
             /** @description Lower-cased. */
             email_address: string;
             /** Format: date-time */
-            expires_at?: string | null;
+            expires_at: string | null;
             /** Format: uuid */
             id: string;
             /**
              * Format: uuid
              * @description The identity that invited, when an identity did.
              */
-            inviter_id?: string | null;
+            inviter_id: string | null;
             /** Format: uuid */
             org_id: string;
             /** @description Only shown to admin API keys. */
             private_metadata?: Record<string, unknown>;
             public_metadata: Record<string, unknown>;
-            redirect_url?: string | null;
+            redirect_url: string | null;
             role: string;
             /** @description `expired` once past `expires_at`, whatever happened before. */
             status: components["schemas"]["InvitationStatus"];
@@ -633,8 +633,8 @@ export interface components {
             /** @description Clerk membership id (`orgmem_…`). */
             clerk_id: string;
             /** Format: uuid */
-            identity_id?: string | null;
-            mapped_by?: null | components["schemas"]["MappedBy"];
+            identity_id: string | null;
+            mapped_by: null | components["schemas"]["MappedBy"];
             role: string;
             status: components["schemas"]["RowStatus"];
             /** @description Clerk user id (`user_…`). */
@@ -678,29 +678,29 @@ export interface components {
             clerk_id: string;
             /**
              * Format: uuid
-             * @description The Polis org id; absent when skipped, or created by a dry run.
+             * @description The Polis org id; `null` when skipped, or created by a dry run.
              */
-            id?: string | null;
+            id: string | null;
             invitations: components["schemas"]["InvitationReport"][];
             memberships: components["schemas"]["MemberReport"][];
             problems: components["schemas"]["ImportProblem"][];
-            slug?: string | null;
+            slug: string | null;
             status: components["schemas"]["RowStatus"];
         };
         /** @description An organization. */
         OrgResponse: {
             /** @description The Clerk organization id this org was imported from. */
-            clerk_id?: string | null;
+            clerk_id: string | null;
             /** Format: date-time */
             created_at: string;
             /**
              * Format: uuid
              * @description The identity that created the org.
              */
-            created_by?: string | null;
+            created_by: string | null;
             /** Format: uuid */
             id: string;
-            image_url?: string | null;
+            image_url: string | null;
             /**
              * Format: int32
              * @description 0 means unlimited.
@@ -719,7 +719,7 @@ export interface components {
         OrgSummaryResponse: {
             /** Format: uuid */
             id: string;
-            image_url?: string | null;
+            image_url: string | null;
             name: string;
             slug: string;
         };
@@ -727,37 +727,37 @@ export interface components {
         Page_ClerkOrgId: {
             data: components["schemas"]["ClerkOrgId"][];
             /** @description Pass as `page_token` for the next page; `null` on the last page. */
-            next_page_token?: string | null;
+            next_page_token: string | null;
         };
         /** @description One page of a list. */
         Page_InvitationResponse: {
             data: components["schemas"]["InvitationResponse"][];
             /** @description Pass as `page_token` for the next page; `null` on the last page. */
-            next_page_token?: string | null;
+            next_page_token: string | null;
         };
         /** @description One page of a list. */
         Page_MembershipResponse: {
             data: components["schemas"]["MembershipResponse"][];
             /** @description Pass as `page_token` for the next page; `null` on the last page. */
-            next_page_token?: string | null;
+            next_page_token: string | null;
         };
         /** @description One page of a list. */
         Page_MyInvitationResponse: {
             data: components["schemas"]["MyInvitationResponse"][];
             /** @description Pass as `page_token` for the next page; `null` on the last page. */
-            next_page_token?: string | null;
+            next_page_token: string | null;
         };
         /** @description One page of a list. */
         Page_MyMembershipResponse: {
             data: components["schemas"]["MyMembershipResponse"][];
             /** @description Pass as `page_token` for the next page; `null` on the last page. */
-            next_page_token?: string | null;
+            next_page_token: string | null;
         };
         /** @description One page of a list. */
         Page_OrgResponse: {
             data: components["schemas"]["OrgResponse"][];
             /** @description Pass as `page_token` for the next page; `null` on the last page. */
-            next_page_token?: string | null;
+            next_page_token: string | null;
         };
         /** @description An RFC 9457 problem document, served as `application/problem+json`. */
         Problem: {
@@ -788,7 +788,7 @@ export interface components {
         RoleResponse: {
             /** Format: date-time */
             created_at: string;
-            description?: string | null;
+            description: string | null;
             /** @description `org:<name>`, e.g. `org:admin`. */
             key: string;
             name: string;
