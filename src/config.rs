@@ -213,25 +213,63 @@ impl Settings {
     }
 }
 
-/// Keeps credentials in the database URL out of logs.
+/// Keeps credentials in URLs (user info, `?password=`, `?sslpassword=`…) out of logs.
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let database_url = match url::Url::parse(&self.database_url) {
-            Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("redacted"));
-                url.to_string()
-            }
-            _ => self.database_url.clone(),
-        };
         f.debug_struct("Settings")
-            .field("database_url", &database_url)
+            .field("database_url", &redacted_url(&self.database_url))
             .field("listen_addr", &self.listen_addr)
-            .field("kratos_public_url", &self.kratos_public_url.as_str())
-            .field("kratos_admin_url", &self.kratos_admin_url.as_str())
+            .field(
+                "kratos_public_url",
+                &redacted_url(self.kratos_public_url.as_str()),
+            )
+            .field(
+                "kratos_admin_url",
+                &redacted_url(self.kratos_admin_url.as_str()),
+            )
             .field("kratos_timeout_ms", &self.kratos_timeout_ms)
             .field("session_cache_ttl", &self.session_cache_ttl)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("log_format", &self.log_format)
             .finish_non_exhaustive()
+    }
+}
+
+/// A URL without user info or query: what is safe to log.
+fn redacted_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) => {
+            let had_secrets =
+                !url.username().is_empty() || url.password().is_some() || url.query().is_some();
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            if had_secrets {
+                format!("{url} (credentials and options redacted)")
+            } else {
+                url.to_string()
+            }
+        }
+        Err(_) => "<unparseable URL>".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted_url;
+
+    #[test]
+    fn urls_lose_their_secrets() {
+        let redacted = redacted_url("postgres://polis:hunter2@db:5432/polis?sslpassword=s3cret");
+        assert!(
+            !redacted.contains("hunter2") && !redacted.contains("s3cret"),
+            "{redacted}"
+        );
+        assert!(!redacted.contains("polis@"), "{redacted}");
+        assert!(
+            redacted.starts_with("postgres://db:5432/polis"),
+            "{redacted}"
+        );
+        assert_eq!(redacted_url("sqlite://polis.db"), "sqlite://polis.db");
     }
 }

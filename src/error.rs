@@ -251,11 +251,40 @@ impl From<StoreError> for ApiError {
                     crate::domain::validation::MAX_METADATA_BYTES
                 ),
             ),
-            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+            StoreError::Database(ref db) if is_unavailable(db) => {
                 tracing::error!(error = %err, "database unavailable");
                 ApiError::new(DatabaseUnavailable, "the database is unavailable")
             }
+            StoreError::Database(ref db) if is_unstorable_text(db) => ApiError::field(
+                "body",
+                "contains a character the database cannot store (such as U+0000)",
+            ),
             other => ApiError::internal(&other),
         }
     }
+}
+
+/// The database is down, overloaded or (SQLite) locked past the busy timeout: 503.
+fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => {
+            let is_sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+            let sqlite_code = db
+                .code()
+                .filter(|_| is_sqlite)
+                .and_then(|code| code.parse::<i32>().ok());
+            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+            sqlite_code.is_some_and(|code| matches!(code & 0xff, 5 | 6))
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL refuses NUL in text and JSON (SQLSTATE 22021, 22P05): the client's
+/// input, not a server fault.
+fn is_unstorable_text(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "22021" || code == "22P05")
 }

@@ -154,8 +154,10 @@ impl KratosClient {
     pub async fn identities(&self, ids: &[Uuid]) -> Result<Vec<KratosIdentity>, KratosUnavailable> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_IDS_PER_CALL) {
-            let query: Vec<(&str, String)> =
+            // Kratos pages even an `ids` lookup (250 by default), so ask for a whole chunk.
+            let mut query: Vec<(&str, String)> =
                 chunk.iter().map(|id| ("ids", id.to_string())).collect();
+            query.push(("page_size", MAX_IDS_PER_CALL.to_string()));
             found.extend(self.list_identities(&query).await?);
         }
         Ok(found)

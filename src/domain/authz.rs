@@ -14,6 +14,8 @@ pub enum Action {
     CreateOrg,
     /// List every organization, not just one's own (API keys).
     ListAllOrgs,
+    /// List the organizations one belongs to (identities).
+    ListOwnOrgs,
     /// Read an organization's profile.
     ReadOrg,
     UpdateOrg,
@@ -50,6 +52,7 @@ impl Action {
             self,
             Action::CreateOrg
                 | Action::ListAllOrgs
+                | Action::ListOwnOrgs
                 | Action::ReadRoles
                 | Action::ManageRoles
                 | Action::AdminOnly
@@ -88,7 +91,9 @@ pub fn authorize(
     permissions: Option<&[String]>,
 ) -> Result<(), Denied> {
     let identity = match caller {
-        Caller::ApiKey(_) if action == Action::OwnAccount => return Err(Denied::Forbidden),
+        Caller::ApiKey(_) if matches!(action, Action::OwnAccount | Action::ListOwnOrgs) => {
+            return Err(Denied::Forbidden)
+        }
         Caller::ApiKey(key) => {
             return match key.scope {
                 ApiKeyScope::Admin => Ok(()),
@@ -100,7 +105,9 @@ pub fn authorize(
     };
     if action.is_instance_wide() {
         return match action {
-            Action::CreateOrg | Action::ReadRoles | Action::OwnAccount => Ok(()),
+            Action::CreateOrg | Action::ListOwnOrgs | Action::ReadRoles | Action::OwnAccount => {
+                Ok(())
+            }
             _ => Err(Denied::Forbidden),
         };
     }
@@ -124,6 +131,7 @@ pub fn authorize(
         | Action::ManageInvitations => MEMBERSHIPS_MANAGE,
         Action::CreateOrg
         | Action::ListAllOrgs
+        | Action::ListOwnOrgs
         | Action::ReadRoles
         | Action::ManageRoles
         | Action::AdminOnly

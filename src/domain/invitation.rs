@@ -72,17 +72,17 @@ pub fn check_acceptable(
     invited: &str,
     verified_emails: &[String],
 ) -> Result<(), Refusal> {
-    if status != InvitationStatus::Pending {
-        return Err(Refusal::NotPending(status));
-    }
-    if verified_emails
+    // The address first: someone else must not learn this invitation's state.
+    if !verified_emails
         .iter()
         .any(|e| e.eq_ignore_ascii_case(invited))
     {
-        Ok(())
-    } else {
-        Err(Refusal::AddressNotVerified)
+        return Err(Refusal::AddressNotVerified);
     }
+    if status != InvitationStatus::Pending {
+        return Err(Refusal::NotPending(status));
+    }
+    Ok(())
 }
 
 /// Normalizes and checks an e-mail address: trimmed, lower-cased, one `@` with text on
@@ -150,6 +150,11 @@ mod tests {
         assert_eq!(
             check_acceptable(Expired, "alice@example.com", &mine),
             Err(Refusal::NotPending(Expired))
+        );
+        assert_eq!(
+            check_acceptable(Accepted, "bob@example.com", &mine),
+            Err(Refusal::AddressNotVerified),
+            "a stranger learns nothing about the invitation's state"
         );
     }
 

@@ -61,6 +61,9 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     if name.trim().is_empty() {
         return Err("must not be blank".into());
     }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
     if name.chars().count() > MAX_NAME_LEN {
         return Err(format!("must be at most {MAX_NAME_LEN} characters"));
     }
@@ -100,6 +103,14 @@ mod tests {
         assert!(Slug::parse("acme_corp").is_err());
         assert!(Slug::parse(&"a".repeat(65)).is_err());
         assert!(Slug::parse("0190b7a2-7c1e-7d2b-9a57-0c2f5f0b8e11").is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert!(validate_name("Acme Corp").is_ok());
+        assert!(validate_name("  ").is_err());
+        assert!(validate_name("a\u{0}b").is_err());
+        assert!(validate_name(&"x".repeat(MAX_NAME_LEN + 1)).is_err());
     }
 
     #[test]

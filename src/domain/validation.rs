@@ -49,7 +49,12 @@ pub fn validate_metadata(value: &serde_json::Value) -> Result<(), String> {
     if !value.is_object() {
         return Err("must be a JSON object".into());
     }
-    let size = serde_json::to_vec(value).map_or(usize::MAX, |bytes| bytes.len());
+    let serialized = serde_json::to_string(value).unwrap_or_default();
+    // PostgreSQL cannot store U+0000 in JSON; refuse it on every backend alike.
+    if serialized.contains("\\u0000") {
+        return Err("must not contain the character U+0000".into());
+    }
+    let size = serialized.len();
     if size > MAX_METADATA_BYTES {
         return Err(format!(
             "must serialize to at most {MAX_METADATA_BYTES} bytes (got {size})"
@@ -78,6 +83,7 @@ mod tests {
         assert!(validate_metadata(&json!({"plan": "pro"})).is_ok());
         assert!(validate_metadata(&json!([1])).is_err());
         assert!(validate_metadata(&json!({"big": "x".repeat(MAX_METADATA_BYTES)})).is_err());
+        assert!(validate_metadata(&json!({"nul": "a\u{0}b"})).is_err());
     }
 
     #[test]

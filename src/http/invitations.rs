@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::members::{with_identities, MembershipResponse};
+use super::members::{with_identity_after_write, MembershipResponse};
 use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::auth::identity_provider_unavailable;
 use crate::auth::tokens::{random_token, sha256_hex};
@@ -489,8 +489,7 @@ pub async fn accept(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Me
         )
         .await?;
     tracing::info!(org = %membership.org_id, invitation = %id, "invitation accepted");
-    let mut accepted = with_identities(state, vec![membership], caller).await?;
-    Ok(accepted.remove(0))
+    Ok(with_identity_after_write(state, membership, caller).await)
 }
 
 #[cfg(test)]

@@ -131,6 +131,19 @@ fn parse_identity(raw: &str) -> ApiResult<Uuid> {
     Uuid::try_parse(raw).map_err(|_| ApiError::field("identity_id", "must be a UUID"))
 }
 
+/// A membership just written, with its profile when Kratos can give it: the write has
+/// committed, so a Kratos hiccup leaves the profile out rather than failing the call.
+pub async fn with_identity_after_write(
+    state: &AppState,
+    membership: Membership,
+    caller: &Caller,
+) -> MembershipResponse {
+    match with_identities(state, vec![membership.clone()], caller).await {
+        Ok(mut responses) if !responses.is_empty() => responses.remove(0),
+        _ => MembershipResponse::new(membership, caller),
+    }
+}
+
 /// Membership responses carrying each member's Kratos profile. Profiles Kratos was
 /// just asked about are saved as search snapshots for `?query=`.
 pub async fn with_identities(
@@ -247,13 +260,18 @@ async fn members_add(
     let membership = store
         .add_member(access.org.id, body.identity_id, &role, state.clock.now())
         .await?;
-    store
-        .save_identity_profiles(&[profile_of(&identity)], state.clock.now())
-        .await?;
+    // The member is added; a failed search snapshot is retried at the next listing.
+    let profile = profile_of(&identity);
+    if let Err(err) = store
+        .save_identity_profiles(&[profile], state.clock.now())
+        .await
+    {
+        tracing::warn!(error = %err, "could not save the member's profile snapshot");
+    }
     state.identities.remember(identity).await;
     tracing::info!(org = %access.org.id, identity = %body.identity_id, role, "member added");
-    let mut added = with_identities(&state, vec![membership], &caller).await?;
-    Ok((StatusCode::CREATED, AppJson(added.remove(0))))
+    let added = with_identity_after_write(&state, membership, &caller).await;
+    Ok((StatusCode::CREATED, AppJson(added)))
 }
 
 /// Read one membership. Members may read their own; others need `org:sys_memberships:read`.

@@ -163,6 +163,10 @@ pub async fn org_access(
     org: &str,
     action: Action,
 ) -> ApiResult<OrgAccess> {
+    // No org's id, slug or Clerk id holds a control character.
+    if org.chars().any(char::is_control) {
+        return Err(ApiError::org_not_found());
+    }
     let org = store
         .find_org(&OrgRef::parse(org))
         .await?

@@ -88,7 +88,7 @@ pub struct CreateOrgRequest {
     /// Admin API keys only.
     #[schema(value_type = Option<Object>)]
     pub private_metadata: Option<Value>,
-    /// 0 (the default) means unlimited.
+    /// Admin API keys only. 0 (the default) means unlimited.
     #[schema(minimum = 0)]
     pub max_allowed_memberships: Option<i32>,
     /// Admin API keys only: the identity that becomes the first member, with the creator role.
@@ -109,6 +109,7 @@ pub struct UpdateOrgRequest {
     /// Admin API keys only. Replaces the private metadata.
     #[schema(value_type = Option<Object>)]
     pub private_metadata: Option<Value>,
+    /// Admin API keys only. 0 means unlimited.
     #[schema(minimum = 0)]
     pub max_allowed_memberships: Option<i32>,
 }
@@ -180,7 +181,11 @@ async fn orgs_create(
     AppJson(body): AppJson<CreateOrgRequest>,
 ) -> ApiResult<(StatusCode, AppJson<OrgResponse>)> {
     authorize(&caller, Action::CreateOrg, None)?;
-    if body.private_metadata.is_some() || body.created_by.is_some() {
+    // The cap is a plan limit, set by the app's backend rather than by org admins.
+    if body.private_metadata.is_some()
+        || body.created_by.is_some()
+        || body.max_allowed_memberships.is_some()
+    {
         authorize(&caller, Action::AdminOnly, None)?;
     }
     let mut errors = FieldErrors::new();
@@ -259,9 +264,12 @@ async fn orgs_list(
         member: caller.identity_id(),
         query: params.query.filter(|q| !q.trim().is_empty()),
     };
-    if filter.member.is_none() {
-        authorize(&caller, Action::ListAllOrgs, None)?;
-    }
+    let action = if filter.member.is_some() {
+        Action::ListOwnOrgs
+    } else {
+        Action::ListAllOrgs
+    };
+    authorize(&caller, action, None)?;
     let page = PageParams {
         page_size: params.page_size,
         page_token: params.page_token,
@@ -321,7 +329,7 @@ async fn orgs_update(
     AppJson(body): AppJson<UpdateOrgRequest>,
 ) -> ApiResult<AppJson<OrgResponse>> {
     let access = org_access(store.as_ref(), &caller, &org, Action::UpdateOrg).await?;
-    if body.private_metadata.is_some() {
+    if body.private_metadata.is_some() || body.max_allowed_memberships.is_some() {
         authorize(&caller, Action::AdminOnly, None)?;
     }
     let mut errors = FieldErrors::new();

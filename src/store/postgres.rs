@@ -16,6 +16,11 @@ impl PostgresStore {
     const LOCK_ORG: &'static str =
         "SELECT max_allowed_memberships FROM orgs WHERE id = $1 FOR UPDATE";
     const LIKE: &'static str = "ILIKE";
+    /// Role catalog lock (transaction-scoped advisory lock): shared by transactions that
+    /// rely on a role, exclusive for role edits, so a permission check cannot pass on a
+    /// role definition that a concurrent edit is changing.
+    const SHARE_ROLES: &'static str = "SELECT pg_advisory_xact_lock_shared(7401)";
+    const LOCK_ROLES: &'static str = "SELECT pg_advisory_xact_lock(7401)";
 
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
         let options: PgConnectOptions = url.parse()?;

@@ -181,7 +181,7 @@ pub(crate) fn like_pattern(query: &str) -> String {
 }
 
 /// Implements [`super::Store`] for a backend struct with a `pool` field and the
-/// inherent items `begin_write`, `LOCK_ORG` and `LIKE`.
+/// inherent items `begin_write`, `LOCK_ORG`, `SHARE_ROLES`, `LOCK_ROLES` and `LIKE`.
 macro_rules! impl_sql_store {
     ($store:ty, $conn:ty) => {
         impl $store {
@@ -274,7 +274,21 @@ macro_rules! impl_sql_store {
                 Ok((public, private))
             }
 
+            /// Shares the role catalog for the rest of the transaction: a role this
+            /// transaction relies on (exists, grants a permission) cannot change or go
+            /// away under it. Role edits take the same lock exclusively.
+            async fn share_role_catalog(conn: &mut $conn) -> $crate::store::StoreResult<()> {
+                sqlx::query(Self::SHARE_ROLES).execute(conn).await?;
+                Ok(())
+            }
+
+            async fn lock_role_catalog(conn: &mut $conn) -> $crate::store::StoreResult<()> {
+                sqlx::query(Self::LOCK_ROLES).execute(conn).await?;
+                Ok(())
+            }
+
             async fn role_exists(conn: &mut $conn, role: &str) -> $crate::store::StoreResult<()> {
+                Self::share_role_catalog(&mut *conn).await?;
                 let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM roles WHERE key = $1")
                     .bind(role)
                     .fetch_optional(conn)
@@ -310,6 +324,7 @@ macro_rules! impl_sql_store {
                 new_role: Option<&str>,
             ) -> $crate::store::StoreResult<()> {
                 use $crate::domain::role::MEMBERSHIPS_MANAGE;
+                Self::share_role_catalog(&mut *conn).await?;
                 if !Self::role_has(&mut *conn, current_role, MEMBERSHIPS_MANAGE).await? {
                     return Ok(());
                 }
@@ -508,6 +523,9 @@ macro_rules! impl_sql_store {
             ) -> $crate::store::StoreResult<$crate::store::Org> {
                 use $crate::store::{violated_constraint, StoreError};
                 let mut tx = self.begin_write().await?;
+                // Locked so a concurrent metadata merge is not overwritten by this
+                // read-modify-write of the whole row.
+                Self::lock_org(&mut tx, id).await?;
                 let current = Self::load_org(&mut tx, id).await?;
                 let image_url = match patch.image_url {
                     Some(new) => new,
@@ -832,6 +850,7 @@ macro_rules! impl_sql_store {
             ) -> $crate::store::StoreResult<$crate::store::Role> {
                 use $crate::store::StoreError;
                 let mut tx = self.begin_write().await?;
+                Self::lock_role_catalog(&mut tx).await?;
                 let inserted = sqlx::query(
                     "INSERT INTO roles (key, name, description, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $4)",
@@ -865,6 +884,7 @@ macro_rules! impl_sql_store {
                 use $crate::domain::role::MEMBERSHIPS_MANAGE;
                 use $crate::store::StoreError;
                 let mut tx = self.begin_write().await?;
+                Self::lock_role_catalog(&mut tx).await?;
                 let current = Self::load_role(&mut tx, key).await?.ok_or(StoreError::RoleNotFound)?;
                 if let Some(permissions) = &patch.permissions {
                     let loses_manage = current.permissions.iter().any(|p| p == MEMBERSHIPS_MANAGE)
@@ -908,6 +928,7 @@ macro_rules! impl_sql_store {
             async fn delete_role(&self, key: &str) -> $crate::store::StoreResult<()> {
                 use $crate::store::StoreError;
                 let mut tx = self.begin_write().await?;
+                Self::lock_role_catalog(&mut tx).await?;
                 let in_use: Option<i32> = sqlx::query_scalar(
                     "SELECT 1 FROM org_membership WHERE role = $1 \
                      UNION ALL SELECT 1 FROM invitations WHERE role = $1 AND status = 'pending' LIMIT 1",

@@ -17,6 +17,9 @@ impl SqliteStore {
     const MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
     const LOCK_ORG: &'static str = "SELECT max_allowed_memberships FROM orgs WHERE id = $1";
     const LIKE: &'static str = "LIKE";
+    /// `BEGIN IMMEDIATE` already serializes writers, so the role catalog needs no lock.
+    const SHARE_ROLES: &'static str = "SELECT 1";
+    const LOCK_ROLES: &'static str = "SELECT 1";
 
     pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
         let options = SqliteConnectOptions::from_str(url)?

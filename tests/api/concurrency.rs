@@ -61,15 +61,8 @@ async fn last_two_admins_demote_each_other(backend: Backend) {
 async fn parallel_adds_respect_the_cap(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.user("alice");
-    let cap = 5;
-    let created = app
-        .post(
-            "/orgs",
-            Auth::Bearer(&alice.token),
-            json!({"name": "Capped", "max_allowed_memberships": cap}),
-        )
-        .await;
-    let id = created.str("id");
+    let cap: usize = 5;
+    let id = app.create_capped_org(&alice, "Capped", cap as i32).await;
     let users: Vec<_> = (0..20).map(|i| app.user(&format!("u{i}"))).collect();
     let path = format!("/orgs/{id}/members");
     let adds = users.iter().map(|u| {

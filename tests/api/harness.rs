@@ -263,6 +263,19 @@ impl TestApp {
         reply.body
     }
 
+    /// An org owned by `owner` with a membership cap, which only admin keys may set.
+    pub async fn create_capped_org(&self, owner: &User, name: &str, cap: i32) -> String {
+        let reply = self
+            .post(
+                "/orgs",
+                Auth::Bearer(&self.admin_key),
+                serde_json::json!({"name": name, "created_by": owner.id, "max_allowed_memberships": cap}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.str("id")
+    }
+
     /// Adds `member` to `org` as `admin` with `role`.
     pub async fn add_member(&self, admin: &User, org: &str, member: &User, role: &str) {
         let reply = self

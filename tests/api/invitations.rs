@@ -429,14 +429,7 @@ async fn expiry_with_a_controlled_clock(backend: Backend) {
 async fn pending_invitations_count_toward_the_cap(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.user("alice");
-    let created = app
-        .post(
-            "/orgs",
-            Auth::Bearer(&alice.token),
-            json!({"name": "Tiny", "max_allowed_memberships": 3}),
-        )
-        .await;
-    let id = created.str("id");
+    let id = app.create_capped_org(&alice, "Tiny", 3).await;
     invite(&app, &alice, &id, &fresh_email("a")).await;
     let expiring = app
         .post(

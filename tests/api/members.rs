@@ -182,14 +182,7 @@ async fn permissions_and_leaving(backend: Backend) {
 async fn membership_cap(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.user("alice");
-    let created = app
-        .post(
-            "/orgs",
-            Auth::Bearer(&alice.token),
-            json!({"name": "Tiny", "max_allowed_memberships": 2}),
-        )
-        .await;
-    let id = created.str("id");
+    let id = app.create_capped_org(&alice, "Tiny", 2).await;
     let bob = app.user("bob");
     app.add_member(&alice, &id, &bob, "org:member").await;
     let carol = app.user("carol");

@@ -43,14 +43,29 @@ async fn create_read_update_delete(backend: Backend) {
             &format!("/orgs/{id}"),
             Auth::Bearer(&alice.token),
             json!({"name": "Acme Inc", "slug": "acme-inc", "image_url": "https://img.example.com/a.png",
-                   "public_metadata": {"plan": "team"}, "max_allowed_memberships": 10}),
+                   "public_metadata": {"plan": "team"}}),
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     assert_eq!(patched.body["name"], "Acme Inc");
     assert_eq!(patched.body["slug"], "acme-inc");
     assert_eq!(patched.body["public_metadata"], json!({"plan": "team"}));
-    assert_eq!(patched.body["max_allowed_memberships"], 10);
+    // The membership cap is a plan limit: admin keys set it, org admins cannot.
+    app.patch(
+        &format!("/orgs/{id}"),
+        Auth::Bearer(&alice.token),
+        json!({"max_allowed_memberships": 0}),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    let capped = app
+        .patch(
+            &format!("/orgs/{id}"),
+            Auth::Bearer(&app.admin_key),
+            json!({"max_allowed_memberships": 10}),
+        )
+        .await;
+    assert_eq!(capped.body["max_allowed_memberships"], 10);
     let cleared = app
         .patch(
             &format!("/orgs/{id}"),
@@ -110,7 +125,7 @@ async fn bad_input(backend: Backend) {
     let reply = app
         .post(
             "/orgs",
-            auth.clone(),
+            Auth::Bearer(&app.admin_key),
             json!({"name": " ", "slug": "Not Valid", "image_url": "ftp://x", "max_allowed_memberships": -1,
                    "public_metadata": [1]}),
         )
@@ -189,6 +204,19 @@ async fn bad_input(backend: Backend) {
     app.get("/orgs?page_token=garbage!", auth.clone())
         .await
         .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.post("/orgs", auth.clone(), json!({"name": "a\u{0}b"}))
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.post(
+        "/orgs",
+        auth.clone(),
+        json!({"name": "a", "public_metadata": {"k": "\u{0}"}}),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.get("/orgs/a%00b", auth.clone())
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "org_not_found");
     app.get("/orgs/no-such-org", auth)
         .await
         .assert_problem(StatusCode::NOT_FOUND, "org_not_found");

@@ -222,7 +222,35 @@ async fn metadata_merges(backend: Backend) {
     .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 }
 
+/// Kratos pages even `ids` lookups; a page of 500 members must still get 500 profiles.
+async fn large_pages_get_every_profile(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.user("alice");
+    let org = app.create_org(&alice, "Big").await;
+    let org_id: uuid::Uuid = org["id"].as_str().unwrap().parse().unwrap();
+    for i in 0..300 {
+        let id = app
+            .kratos
+            .add_identity(json!({"email": format!("m{i}@big.example")}));
+        app.store()
+            .add_member(org_id, id, "org:member", polis::store::now())
+            .await
+            .unwrap();
+    }
+    let page = app
+        .get(
+            &format!("/orgs/{org_id}/members?page_size=500"),
+            Auth::Bearer(&alice.token),
+        )
+        .await;
+    let data = page.body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 301);
+    let missing = data.iter().filter(|m| m["identity"].is_null()).count();
+    assert_eq!(missing, 0, "every member's profile came back");
+}
+
 on_both_backends!(
+    large_pages_get_every_profile,
     members_carry_their_kratos_profile,
     deleted_identities_read_as_null,
     member_search,

@@ -502,7 +502,7 @@ export interface components {
             image_url?: string | null;
             /**
              * Format: int32
-             * @description 0 (the default) means unlimited.
+             * @description Admin API keys only. 0 (the default) means unlimited.
              */
             max_allowed_memberships?: number | null;
             name: string;
@@ -816,7 +816,10 @@ export interface components {
         UpdateOrgRequest: {
             /** @description `null` removes the image. */
             image_url?: string | null;
-            /** Format: int32 */
+            /**
+             * Format: int32
+             * @description Admin API keys only. 0 means unlimited.
+             */
             max_allowed_memberships?: number | null;
             name?: string | null;
             /** @description Admin API keys only. Replaces the private metadata. */
