@@ -1,7 +1,9 @@
 //! The Clerk import (issue 5). One code path for the HTTP route, `--file` and
 //! `--from-api`: read and check the whole document (first pass, nothing written),
-//! settle the role catalog, then for each org map its users, plan it (pure) and write
-//! it in one transaction. A dry run does the same and rolls each transaction back.
+//! settle the role catalog, then for each org map its users and plan it (pure), and
+//! write the planned orgs in batches: one transaction per batch, a savepoint per org, so
+//! an org still goes in whole or not at all without paying a commit each. A dry run
+//! does the same and rolls each transaction back.
 
 pub mod clerk;
 pub mod clerk_api;
@@ -26,7 +28,7 @@ pub use identities::KratosIdentities;
 pub use report::{ImportReport, OrgReport, ReportSink, Tally};
 
 use crate::auth::kratos::KratosUnavailable;
-use crate::store::{RoleImport, Store, StoreError};
+use crate::store::{OrgImport, RoleImport, Store, StoreError};
 use identities::Resolver;
 use plan::{plan_org, Mapping, OrgBundle};
 use report::{ImportProblem, ProblemCode, RoleReport};
@@ -160,6 +162,13 @@ async fn orphan_problems(spill: &Spill) -> Result<Vec<ImportProblem>, ImportErro
         .collect())
 }
 
+/// Orgs handed to one task at a time.
+const TASK_ORGS: usize = 32;
+/// A task writes its orgs in transactions of about this many memberships (a savepoint
+/// each): enough to spread the commit over many orgs, few enough to keep memory and
+/// lock time small whatever the org sizes.
+const BATCH_MEMBERSHIPS: usize = 2_000;
+
 /// Runs the orgs with the store's parallelism, handing reports over as they finish.
 async fn apply_orgs(
     shared: &Arc<Shared>,
@@ -170,43 +179,89 @@ async fn apply_orgs(
 ) -> Result<(), ImportError> {
     let total = orgs.len();
     let parallelism = shared.store.import_parallelism().max(1);
-    let mut tasks: JoinSet<Result<(usize, OrgReport), ImportError>> = JoinSet::new();
+    let mut tasks: JoinSet<Result<Vec<(usize, OrgReport)>, ImportError>> = JoinSet::new();
     let mut done = 0usize;
     let mut orgs = orgs.into_iter().enumerate();
     loop {
         while tasks.len() < parallelism {
-            let Some((seq, org)) = orgs.next() else { break };
+            let chunk: Vec<_> = orgs.by_ref().take(TASK_ORGS).collect();
+            if chunk.is_empty() {
+                break;
+            }
             let shared = Arc::clone(shared);
-            tasks.spawn(async move { import_org(&shared, seq, org).await });
+            tasks.spawn(async move { import_orgs(&shared, chunk).await });
         }
         let Some(joined) = tasks.join_next().await else {
             return Ok(());
         };
-        let (seq, report) = joined
+        let reports = joined
             .map_err(|e| ImportError::Internal(anyhow::anyhow!("org import task failed: {e}")))??;
-        tally.org(&report);
-        sink.org(seq, report);
-        done += 1;
-        if done % 500 == 0 || done == total {
-            progress(Progress {
-                orgs_done: done,
-                orgs_total: total,
-                memberships_done: tally.summary.memberships.created
-                    + tally.summary.memberships.updated
-                    + tally.summary.memberships.unchanged
-                    + tally.summary.memberships.skipped,
-            });
+        for (seq, report) in reports {
+            tally.org(&report);
+            sink.org(seq, report);
+            done += 1;
+            if done % 500 == 0 || done == total {
+                progress(Progress {
+                    orgs_done: done,
+                    orgs_total: total,
+                    memberships_done: tally.summary.memberships.created
+                        + tally.summary.memberships.updated
+                        + tally.summary.memberships.unchanged
+                        + tally.summary.memberships.skipped,
+                });
+            }
         }
     }
 }
 
-/// Maps, plans and writes one org. Its own failures become problems in its report;
-/// only a broken scratch file fails the run.
-async fn import_org(
+/// Orgs planned and waiting to be written together.
+#[derive(Default)]
+struct Batch {
+    seqs: Vec<usize>,
+    plans: Vec<plan::OrgPlan>,
+    imports: Vec<OrgImport>,
+    memberships: usize,
+}
+
+/// Plans a chunk of orgs and writes them in batches. Only a broken scratch file fails
+/// the run.
+async fn import_orgs(
     shared: &Shared,
-    seq: usize,
+    chunk: Vec<(usize, clerk::ClerkOrg)>,
+) -> Result<Vec<(usize, OrgReport)>, ImportError> {
+    let mut reports = Vec::with_capacity(chunk.len());
+    let mut batch = Batch::default();
+    for (seq, org) in chunk {
+        let mut plan = match plan_one(shared, org).await? {
+            Ok(plan) => plan,
+            Err(report) => {
+                reports.push((seq, report));
+                continue;
+            }
+        };
+        let Some(mut import) = plan.import.take() else {
+            reports.push((seq, plan.report));
+            continue;
+        };
+        import.ensure_roles.clone_from(&shared.ensure_roles);
+        batch.memberships += import.members.len();
+        batch.seqs.push(seq);
+        batch.plans.push(plan);
+        batch.imports.push(import);
+        if batch.memberships >= BATCH_MEMBERSHIPS {
+            write_batch(shared, std::mem::take(&mut batch), &mut reports).await;
+        }
+    }
+    write_batch(shared, batch, &mut reports).await;
+    Ok(reports)
+}
+
+/// Maps and plans one org; `Err` is the report of an org already done with (Kratos
+/// failing skips it).
+async fn plan_one(
+    shared: &Shared,
     org: clerk::ClerkOrg,
-) -> Result<(usize, OrgReport), ImportError> {
+) -> Result<Result<plan::OrgPlan, OrgReport>, ImportError> {
     let spill_err = ImportError::Internal;
     let bundle = OrgBundle {
         memberships: shared
@@ -223,7 +278,7 @@ async fn import_org(
     };
     let mapping = map_users(&shared.resolver, &bundle).await;
     let empty = Mapping::new();
-    let mut plan_result = plan_org(
+    let plan_result = plan_org(
         &bundle,
         mapping.as_ref().unwrap_or(&empty),
         &shared.known_roles,
@@ -234,25 +289,48 @@ async fn import_org(
             &bundle.org.id,
             format!("{e}; the org is skipped"),
         );
-        return Ok((seq, plan_result.fail(problem)));
+        return Ok(Err(plan_result.fail(problem)));
     }
-    let Some(mut import) = plan_result.import.take() else {
-        return Ok((seq, plan_result.report));
-    };
-    import.ensure_roles.clone_from(&shared.ensure_roles);
-    let report = match shared.store.apply_org_import(&import, shared.dry_run).await {
-        Ok(outcome) => plan_result.finish(outcome, shared.dry_run),
+    Ok(Ok(plan_result))
+}
+
+/// Writes a batch in one transaction (a savepoint per org) and fills in the reports.
+/// A failing org is reported as skipped; the others are not affected.
+async fn write_batch(shared: &Shared, batch: Batch, reports: &mut Vec<(usize, OrgReport)>) {
+    if batch.imports.is_empty() {
+        return;
+    }
+    let outcomes: Vec<Option<_>> = match shared
+        .store
+        .apply_org_imports(&batch.imports, shared.dry_run)
+        .await
+    {
+        Ok(outcomes) => outcomes.into_iter().map(Some).collect(),
         Err(e) => {
-            tracing::warn!(clerk_id = %bundle.org.id, error = %e, "org import failed");
-            let problem = ImportProblem::new(
-                ProblemCode::ApplyFailed,
-                &bundle.org.id,
-                "writing the org failed; nothing of it was written",
-            );
-            plan_result.fail(problem)
+            tracing::warn!(orgs = batch.imports.len(), error = %e, "org import batch failed");
+            batch.imports.iter().map(|_| None).collect()
         }
     };
-    Ok((seq, report))
+    let rows = batch.seqs.into_iter().zip(batch.plans).zip(batch.imports);
+    for (((seq, plan), import), outcome) in rows.zip(outcomes) {
+        let report = match outcome {
+            Some(Ok(outcome)) => plan.finish(outcome, shared.dry_run),
+            Some(Err(e)) => {
+                tracing::warn!(clerk_id = %import.clerk_id, error = %e, "org import failed");
+                plan.fail(apply_failed(&import.clerk_id))
+            }
+            None => plan.fail(apply_failed(&import.clerk_id)),
+        };
+        reports.push((seq, report));
+    }
+}
+
+fn apply_failed(clerk_id: &str) -> ImportProblem {
+    ImportProblem::new(
+        ProblemCode::ApplyFailed,
+        clerk_id,
+        "writing the org failed; nothing of it was written",
+    )
 }
 
 /// Resolves every Clerk user the bundle mentions.

@@ -1,6 +1,6 @@
-//! Storage side of the Clerk import: one transaction per organization that upserts the
-//! org (keyed by its Clerk id), its memberships and its pending invitations, plus the
-//! role catalog upsert. The SQL is shared by both backends like `sql.rs`, through
+//! Storage side of the Clerk import: one transaction per batch of organizations, with a
+//! savepoint per organization that upserts the org (keyed by its Clerk id), its
+//! memberships and its pending invitations, plus the role catalog upsert. The SQL is shared by both backends like `sql.rs`, through
 //! [`impl_import_store!`]; it only needs the backend's `pool`, `begin_write` and
 //! `LOCK_ORG`-style row lock suffix.
 //!
@@ -109,12 +109,15 @@ pub trait ImportStore: Send + Sync + 'static {
         roles: &[RoleImport],
         dry_run: bool,
     ) -> StoreResult<Vec<RowStatus>>;
-    /// Upserts one organization with its members and invitations, all or nothing.
-    async fn apply_org_import(
+    /// Upserts several organizations in one transaction, each with its members and
+    /// invitations under its own savepoint: one org's failure rolls back only that org
+    /// (its entry is the error). The outer error means the transaction itself failed
+    /// and nothing of the batch was written.
+    async fn apply_org_imports(
         &self,
-        org: &OrgImport,
+        orgs: &[OrgImport],
         dry_run: bool,
-    ) -> StoreResult<OrgImportOutcome>;
+    ) -> StoreResult<Vec<StoreResult<OrgImportOutcome>>>;
     /// `(clerk_id, id)` of imported orgs, ordered by Clerk id, after `after`.
     async fn list_clerk_org_ids(
         &self,
@@ -150,6 +153,7 @@ pub(crate) struct ExistingMember {
 #[derive(sqlx::FromRow)]
 pub(crate) struct ExistingOrg {
     pub id: Uuid,
+    pub clerk_id: Option<String>,
     pub name: String,
     pub slug: String,
     pub image_url: Option<String>,
@@ -312,26 +316,24 @@ macro_rules! impl_import_store {
             ) -> $crate::store::StoreResult<Option<(uuid::Uuid, $crate::store::RowStatus)>> {
                 use $crate::store::import::ExistingOrg;
                 use $crate::store::RowStatus;
-                let taken: Option<uuid::Uuid> = sqlx::query_scalar(
-                    "SELECT id FROM orgs WHERE slug = $1 AND (clerk_id IS NULL OR clerk_id <> $2)",
-                )
-                .bind(&org.slug)
-                .bind(&org.clerk_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-                if taken.is_some() {
-                    return Ok(None);
-                }
+                // One round trip finds (and locks) both the org with this Clerk id and
+                // any other org holding the slug.
                 let sql = format!(
-                    "SELECT id, name, slug, image_url, public_metadata, private_metadata, \
+                    "SELECT id, clerk_id, name, slug, image_url, public_metadata, private_metadata, \
                      max_allowed_memberships, created_by, created_at, updated_at \
-                     FROM orgs WHERE clerk_id = $1{}",
+                     FROM orgs WHERE clerk_id = $1 OR slug = $2{}",
                     $lock
                 );
-                let existing = sqlx::query_as::<_, ExistingOrg>(&sql)
+                let rows: Vec<ExistingOrg> = sqlx::query_as(&sql)
                     .bind(&org.clerk_id)
-                    .fetch_optional(&mut *conn)
+                    .bind(&org.slug)
+                    .fetch_all(&mut *conn)
                     .await?;
+                let ours = |row: &ExistingOrg| row.clerk_id.as_deref() == Some(org.clerk_id.as_str());
+                if rows.iter().any(|row| row.slug == org.slug && !ours(row)) {
+                    return Ok(None);
+                }
+                let existing = rows.into_iter().find(|row| ours(row));
                 let (id, status, statement) = match &existing {
                     Some(row) if row.same_as(org) => return Ok(Some((row.id, RowStatus::Unchanged))),
                     Some(row) => (
@@ -373,20 +375,27 @@ macro_rules! impl_import_store {
                 }
             }
 
+            /// Upserts the members. An org created by this transaction has none yet: no
+            /// read, and a plain INSERT (no conflict check per row).
             async fn import_members(
                 conn: &mut $conn,
                 org_id: uuid::Uuid,
                 members: &[$crate::store::MemberImport],
+                new_org: bool,
             ) -> $crate::store::StoreResult<Vec<$crate::store::RowStatus>> {
                 use $crate::store::import::{member_unchanged, ExistingMember, INSERT_CHUNK};
                 use $crate::store::RowStatus;
-                let existing: Vec<ExistingMember> = sqlx::query_as(
-                    "SELECT identity_id, role, public_metadata, private_metadata, created_at, \
-                     updated_at FROM org_membership WHERE org_id = $1",
-                )
-                .bind(org_id)
-                .fetch_all(&mut *conn)
-                .await?;
+                let existing: Vec<ExistingMember> = if new_org {
+                    Vec::new()
+                } else {
+                    sqlx::query_as(
+                        "SELECT identity_id, role, public_metadata, private_metadata, created_at, \
+                         updated_at FROM org_membership WHERE org_id = $1",
+                    )
+                    .bind(org_id)
+                    .fetch_all(&mut *conn)
+                    .await?
+                };
                 let existing: std::collections::HashMap<uuid::Uuid, ExistingMember> =
                     existing.into_iter().map(|m| (m.identity_id, m)).collect();
                 let mut statuses = Vec::with_capacity(members.len());
@@ -403,7 +412,7 @@ macro_rules! impl_import_store {
                     statuses.push(status);
                 }
                 for chunk in writes.chunks(INSERT_CHUNK) {
-                    Self::import_member_chunk(&mut *conn, org_id, chunk).await?;
+                    Self::import_member_chunk(&mut *conn, org_id, chunk, !new_org).await?;
                 }
                 Ok(statuses)
             }
@@ -412,15 +421,20 @@ macro_rules! impl_import_store {
                 conn: &mut $conn,
                 org_id: uuid::Uuid,
                 chunk: &[&$crate::store::MemberImport],
+                upsert: bool,
             ) -> $crate::store::StoreResult<()> {
                 let sql = format!(
                     "INSERT INTO org_membership (identity_id, org_id, role, public_metadata, \
-                     private_metadata, created_at, updated_at) VALUES {} \
-                     ON CONFLICT (identity_id, org_id) DO UPDATE SET role = excluded.role, \
-                     public_metadata = excluded.public_metadata, \
-                     private_metadata = excluded.private_metadata, \
-                     created_at = excluded.created_at, updated_at = excluded.updated_at",
-                    $crate::store::import::values_placeholders(chunk.len(), 7)
+                     private_metadata, created_at, updated_at) VALUES {}{}",
+                    $crate::store::import::values_placeholders(chunk.len(), 7),
+                    if upsert {
+                        " ON CONFLICT (identity_id, org_id) DO UPDATE SET role = excluded.role, \
+                         public_metadata = excluded.public_metadata, \
+                         private_metadata = excluded.private_metadata, \
+                         created_at = excluded.created_at, updated_at = excluded.updated_at"
+                    } else {
+                        ""
+                    }
                 );
                 let mut query = sqlx::query(&sql);
                 for m in chunk {
@@ -441,19 +455,25 @@ macro_rules! impl_import_store {
                 conn: &mut $conn,
                 org_id: uuid::Uuid,
                 invitations: &[$crate::store::InvitationImport],
+                new_org: bool,
             ) -> $crate::store::StoreResult<Vec<$crate::store::RowStatus>> {
                 use $crate::store::import::{plan_invitations, ExistingInvitation};
                 if invitations.is_empty() {
                     return Ok(Vec::new());
                 }
-                let existing: Vec<ExistingInvitation> = sqlx::query_as(
-                    "SELECT clerk_id, email_address, role, status, inviter_id, public_metadata, \
-                     private_metadata, expires_at, created_at, updated_at FROM invitations \
-                     WHERE org_id = $1 AND (clerk_id IS NOT NULL OR status = 'pending')",
-                )
-                .bind(org_id)
-                .fetch_all(&mut *conn)
-                .await?;
+                // An org created by this transaction has no invitations to read.
+                let existing: Vec<ExistingInvitation> = if new_org {
+                    Vec::new()
+                } else {
+                    sqlx::query_as(
+                        "SELECT clerk_id, email_address, role, status, inviter_id, public_metadata, \
+                         private_metadata, expires_at, created_at, updated_at FROM invitations \
+                         WHERE org_id = $1 AND (clerk_id IS NOT NULL OR status = 'pending')",
+                    )
+                    .bind(org_id)
+                    .fetch_all(&mut *conn)
+                    .await?
+                };
                 let (statuses, writes) = plan_invitations(&existing, invitations);
                 for i in writes {
                     let inv = &invitations[i];
@@ -500,6 +520,72 @@ macro_rules! impl_import_store {
                 .await?;
                 Ok(found.is_some())
             }
+            /// Roles holding the permission to manage members, read inside the batch's
+            /// transaction so that a dry run sees the roles it has just created.
+            async fn import_admin_roles(
+                conn: &mut $conn,
+            ) -> $crate::store::StoreResult<std::collections::HashSet<String>> {
+                let roles: Vec<String> = sqlx::query_scalar(
+                    "SELECT role_key FROM role_permissions WHERE permission = $1",
+                )
+                .bind($crate::domain::role::MEMBERSHIPS_MANAGE)
+                .fetch_all(conn)
+                .await?;
+                Ok(roles.into_iter().collect())
+            }
+
+            /// Writes one org under a savepoint. The inner result is the org's own: on
+            /// its failure (or a slug conflict) only its savepoint is rolled back. The
+            /// outer error means the savepoint could not be handled, which dooms the batch.
+            async fn import_in_savepoint(
+                conn: &mut $conn,
+                org: &$crate::store::OrgImport,
+                admin_roles: &std::collections::HashSet<String>,
+            ) -> $crate::store::StoreResult<
+                $crate::store::StoreResult<$crate::store::OrgImportOutcome>,
+            > {
+                use $crate::store::OrgImportOutcome;
+                sqlx::query("SAVEPOINT import_org").execute(&mut *conn).await?;
+                let outcome = Self::import_one_org(&mut *conn, org, admin_roles).await;
+                if !matches!(outcome, Ok(OrgImportOutcome::Applied(_))) {
+                    // A slug conflict may come from a failed INSERT, which leaves a
+                    // PostgreSQL transaction unusable until rolled back.
+                    sqlx::query("ROLLBACK TO SAVEPOINT import_org")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                sqlx::query("RELEASE SAVEPOINT import_org")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(outcome)
+            }
+
+            async fn import_one_org(
+                conn: &mut $conn,
+                org: &$crate::store::OrgImport,
+                admin_roles: &std::collections::HashSet<String>,
+            ) -> $crate::store::StoreResult<$crate::store::OrgImportOutcome> {
+                use $crate::store::{AppliedOrg, OrgImportOutcome, RowStatus};
+                let Some((org_id, status)) = Self::import_upsert_org(&mut *conn, org).await? else {
+                    return Ok(OrgImportOutcome::SlugConflict);
+                };
+                let new_org = status == RowStatus::Created;
+                let members = Self::import_members(&mut *conn, org_id, &org.members, new_org).await?;
+                let invitations =
+                    Self::import_invitations(&mut *conn, org_id, &org.invitations, new_org).await?;
+                // Every imported member holds its planned role once this is in: when one
+                // of them can manage members, there is nothing to ask; a new org has no
+                // other members to ask about.
+                let has_admin = org.members.iter().any(|m| admin_roles.contains(&m.role))
+                    || (!new_org && Self::import_has_admin(&mut *conn, org_id).await?);
+                Ok(OrgImportOutcome::Applied(AppliedOrg {
+                    org_id,
+                    status,
+                    members,
+                    invitations,
+                    has_admin,
+                }))
+            }
         }
 
         #[async_trait::async_trait]
@@ -522,39 +608,36 @@ macro_rules! impl_import_store {
                 Ok(statuses)
             }
 
-            #[tracing::instrument(skip_all, fields(clerk_id = %org.clerk_id))]
-            async fn apply_org_import(
+            #[tracing::instrument(skip_all, fields(orgs = orgs.len()))]
+            async fn apply_org_imports(
                 &self,
-                org: &$crate::store::OrgImport,
+                orgs: &[$crate::store::OrgImport],
                 dry_run: bool,
-            ) -> $crate::store::StoreResult<$crate::store::OrgImportOutcome> {
-                use $crate::store::{AppliedOrg, OrgImportOutcome};
+            ) -> $crate::store::StoreResult<
+                Vec<$crate::store::StoreResult<$crate::store::OrgImportOutcome>>,
+            > {
                 let mut tx = self.begin_write().await?;
                 if !$tx_setup.is_empty() {
                     sqlx::query($tx_setup).execute(&mut *tx).await?;
                 }
-                for role in &org.ensure_roles {
-                    Self::import_ensure_role(&mut tx, role).await?;
+                // Every org of a run carries the same roles (a dry run's only): once a batch.
+                let mut ensured = std::collections::HashSet::new();
+                for role in orgs.iter().flat_map(|org| &org.ensure_roles) {
+                    if ensured.insert(role.key.as_str()) {
+                        Self::import_ensure_role(&mut tx, role).await?;
+                    }
                 }
-                let Some((org_id, status)) = Self::import_upsert_org(&mut tx, org).await? else {
-                    return Ok(OrgImportOutcome::SlugConflict);
-                };
-                let members = Self::import_members(&mut tx, org_id, &org.members).await?;
-                let invitations =
-                    Self::import_invitations(&mut tx, org_id, &org.invitations).await?;
-                let has_admin = Self::import_has_admin(&mut tx, org_id).await?;
+                let admin_roles = Self::import_admin_roles(&mut tx).await?;
+                let mut outcomes = Vec::with_capacity(orgs.len());
+                for org in orgs {
+                    outcomes.push(Self::import_in_savepoint(&mut tx, org, &admin_roles).await?);
+                }
                 if dry_run {
                     tx.rollback().await?;
                 } else {
                     tx.commit().await?;
                 }
-                Ok(OrgImportOutcome::Applied(AppliedOrg {
-                    org_id,
-                    status,
-                    members,
-                    invitations,
-                    has_admin,
-                }))
+                Ok(outcomes)
             }
 
             async fn list_clerk_org_ids(

@@ -432,6 +432,42 @@ async fn org_ids_page_through_imported_orgs(backend: Backend) {
         .assert_problem(StatusCode::FORBIDDEN, "forbidden");
 }
 
+/// Orgs are written in batches (one transaction, a savepoint each): an org refused in
+/// the middle of a batch is rolled back alone, and the dry run reports the same.
+async fn a_refused_org_inside_a_batch_leaves_the_others(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    migrated(&app, "user_alice", "alice@acme.test");
+    let doc = json!({
+        "organizations": [org("org_first", "same"), org("org_second", "same"), org("org_third", "third")],
+        "memberships": [
+            membership("orgmem_1", "org_first", "user_alice", "a@x.test", "org:admin"),
+            membership("orgmem_2", "org_second", "user_alice", "a@x.test", "org:admin"),
+            membership("orgmem_3", "org_third", "user_alice", "a@x.test", "org:member"),
+        ],
+    });
+    let dry = import_ok(&app, &doc, true).await;
+    assert_eq!(org_count(&app).await, 0, "a dry run writes nothing");
+    let real = import_ok(&app, &doc, false).await;
+    assert_eq!(comparable(&dry), comparable(&real));
+    let statuses: Vec<&Value> = real["orgs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| &o["status"])
+        .collect();
+    assert_eq!(
+        statuses,
+        [&json!("created"), &json!("skipped"), &json!("created")]
+    );
+    assert_eq!(problem_codes(&real["orgs"][1]), ["slug_conflict"]);
+    assert_eq!(real["orgs"][1]["memberships"][0]["status"], "skipped");
+    assert_eq!(problem_codes(&real["orgs"][2]), ["org_without_admin"]);
+    assert_eq!(real["summary"]["memberships"]["created"], 2);
+    assert_eq!(org_count(&app).await, 2);
+    let again = import_ok(&app, &doc, false).await;
+    assert_eq!(again["changed"], false, "{again}");
+}
+
 on_both_backends!(
     dry_run_import_rerun,
     improved_mapping_adds_what_was_missing,
@@ -439,6 +475,7 @@ on_both_backends!(
     bad_input_names_the_path_and_writes_nothing,
     camel_case_sdk_dumps,
     org_ids_page_through_imported_orgs,
+    a_refused_org_inside_a_batch_leaves_the_others,
 );
 
 /// `--from-api`: page Clerk (through the double, with a 429 on the way), then import
