@@ -477,7 +477,7 @@ macro_rules! impl_import_store {
                 let (statuses, writes) = plan_invitations(&existing, invitations);
                 for i in writes {
                     let inv = &invitations[i];
-                    sqlx::query(
+                    let written = sqlx::query(
                         "INSERT INTO invitations (id, org_id, email_address, role, status, \
                          token_hash, inviter_id, public_metadata, private_metadata, expires_at, \
                          clerk_id, created_at, updated_at) \
@@ -487,7 +487,8 @@ macro_rules! impl_import_store {
                          public_metadata = excluded.public_metadata, \
                          private_metadata = excluded.private_metadata, \
                          expires_at = excluded.expires_at, created_at = excluded.created_at, \
-                         updated_at = excluded.updated_at",
+                         updated_at = excluded.updated_at \
+                         WHERE invitations.org_id = excluded.org_id",
                     )
                     .bind(uuid::Uuid::now_v7())
                     .bind(org_id)
@@ -502,6 +503,10 @@ macro_rules! impl_import_store {
                     .bind(inv.updated_at)
                     .execute(&mut *conn)
                     .await?;
+                    // The Clerk id is another org's invitation: never rewrite it from here.
+                    if written.rows_affected() == 0 {
+                        return Err($crate::store::StoreError::ClerkIdConflict(inv.clerk_id.clone()));
+                    }
                 }
                 Ok(statuses)
             }

@@ -192,6 +192,8 @@ pub enum StoreError {
     InvitationNotPending(InvitationStatus),
     #[error("no verified address of the caller matches the invitation")]
     AddressNotVerified,
+    #[error("Clerk id {0} already belongs to another organization's record")]
+    ClerkIdConflict(String),
     #[error("{0} would exceed the metadata size limit")]
     MetadataTooLarge(&'static str),
     #[error("database error: {0}")]

@@ -468,7 +468,41 @@ async fn a_refused_org_inside_a_batch_leaves_the_others(backend: Backend) {
     assert_eq!(again["changed"], false, "{again}");
 }
 
+/// A Clerk invitation id already imported into one org is never rewritten from another:
+/// the second org fails whole, with a reported problem, and the first keeps its invitation.
+async fn an_invitation_id_belongs_to_one_org(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    migrated(&app, "user_alice", "alice@acme.test");
+    let admin = |org: &str| {
+        membership(
+            &format!("orgmem_{org}"),
+            org,
+            "user_alice",
+            "alice@acme.test",
+            "org:admin",
+        )
+    };
+    let first = json!({"organizations": [org("org_first", "first")],
+        "memberships": [admin("org_first")],
+        "invitations": [invitation("orginv_shared", "org_first", "dan@acme.test", "pending")]});
+    import_ok(&app, &first, false).await;
+    let second = json!({"organizations": [org("org_second", "second")],
+        "memberships": [admin("org_second")],
+        "invitations": [invitation("orginv_shared", "org_second", "eve@acme.test", "pending")]});
+    let report = import_ok(&app, &second, false).await;
+    assert_eq!(report["orgs"][0]["status"], "skipped", "{report}");
+    assert_eq!(problem_codes(&report["orgs"][0]), ["apply_failed"]);
+    let kept = app
+        .get("/orgs/org_first/invitations", Auth::Bearer(&app.admin_key))
+        .await;
+    assert_eq!(kept.body["data"][0]["email_address"], "dan@acme.test");
+    app.get("/orgs/org_second", Auth::Bearer(&app.admin_key))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "org_not_found");
+}
+
 on_both_backends!(
+    an_invitation_id_belongs_to_one_org,
     dry_run_import_rerun,
     improved_mapping_adds_what_was_missing,
     one_bad_org_does_not_stop_the_others,
