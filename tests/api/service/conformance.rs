@@ -282,23 +282,16 @@ pub struct Observed {
 
 impl Observed {
     pub async fn read(response: reqwest::Response) -> Observed {
-        let status = response.status();
-        let content_type = response
-            .headers()
+        let reply = crate::harness::Reply::from(response).await;
+        let content_type = reply
+            .headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
-        let bytes = response.bytes().await.expect("body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
         Observed {
-            status,
+            status: reply.status,
             content_type,
-            body,
+            body: reply.body,
         }
     }
 }
