@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use crate::auth::api_keys;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{
     ApiKeyCommand, Cli, Command, ExportCommand, ImportCommand, ScopeArg, Settings,
 };
@@ -95,7 +96,7 @@ async fn api_key_command(settings: &Settings, command: ApiKeyCommand) -> anyhow:
                     name: name.clone(),
                     scope,
                     secret_hash: key.secret_hash,
-                    created_at: store::now(),
+                    created_at: SystemClock.now(),
                     revoked_at: None,
                 })
                 .await?;
@@ -129,7 +130,7 @@ async fn api_key_command(settings: &Settings, command: ApiKeyCommand) -> anyhow:
             }
         }
         ApiKeyCommand::Revoke { id } => {
-            if store.revoke_api_key(id).await? {
+            if store.revoke_api_key(id, SystemClock.now()).await? {
                 eprintln!("Revoked API key {id}.");
             } else {
                 anyhow::bail!("no active API key with id {id}");

@@ -107,6 +107,7 @@ async fn import_clerk(
         kratos_identities(&state.settings)?,
         ImportOptions {
             dry_run: params.dry_run,
+            now: state.clock.now(),
         },
         &mut sink,
         &|_| {},

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::auth::identities::profile_of;
 use crate::auth::identity_provider_unavailable;
+use crate::clock::Clock;
 use crate::domain::{authorize, Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
@@ -328,6 +329,7 @@ async fn members_get(
 )]
 async fn members_update(
     State(store): State<Arc<dyn Store>>,
+    State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
     AppPath((org, identity)): AppPath<(String, String)>,
     AppJson(body): AppJson<UpdateMemberRequest>,
@@ -335,7 +337,7 @@ async fn members_update(
     let identity_id = parse_identity(&identity)?;
     let access = org_access(store.as_ref(), &caller, &org, Action::ChangeRole).await?;
     let membership = store
-        .change_role(access.org.id, identity_id, &body.role)
+        .change_role(access.org.id, identity_id, &body.role, clock.now())
         .await?;
     tracing::info!(org = %access.org.id, identity = %identity_id, role = body.role, "role changed");
     Ok(AppJson(MembershipResponse::new(membership, &caller)))
@@ -392,6 +394,7 @@ async fn members_remove(
 )]
 async fn members_metadata_update(
     State(store): State<Arc<dyn Store>>,
+    State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
     AppPath((org, identity)): AppPath<(String, String)>,
     AppJson(body): AppJson<MetadataRequest>,
@@ -400,7 +403,7 @@ async fn members_metadata_update(
     let access = org_access(store.as_ref(), &caller, &org, Action::ChangeRole).await?;
     let patch = body.into_patch(&caller)?;
     let membership = store
-        .merge_member_metadata(access.org.id, identity_id, patch)
+        .merge_member_metadata(access.org.id, identity_id, patch, clock.now())
         .await?;
     Ok(AppJson(MembershipResponse::new(membership, &caller)))
 }

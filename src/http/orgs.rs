@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::members::MetadataRequest;
 use super::{double_option, org_access, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::auth::Authenticator;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::org::{validate_name, Slug};
 use crate::domain::validation::{validate_http_url, validate_metadata, FieldErrors};
@@ -175,6 +176,7 @@ fn parse_slug(errors: &mut FieldErrors, slug: Option<&str>) -> Option<Slug> {
 )]
 async fn orgs_create(
     State(store): State<Arc<dyn Store>>,
+    State(clock): State<Arc<dyn Clock>>,
     State(auth): State<Arc<Authenticator>>,
     State(settings): State<Arc<Settings>>,
     caller: Caller,
@@ -228,7 +230,7 @@ async fn orgs_create(
     let base = new.slug.clone();
     let mut attempts = 0;
     let org = loop {
-        match store.create_org(new.clone()).await {
+        match store.create_org(new.clone(), clock.now()).await {
             Err(StoreError::SlugTaken) if generated && attempts < 5 => {
                 attempts += 1;
                 let suffix = Alphanumeric
@@ -324,6 +326,7 @@ async fn orgs_get(
 )]
 async fn orgs_update(
     State(store): State<Arc<dyn Store>>,
+    State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
     AppPath(org): AppPath<String>,
     AppJson(body): AppJson<UpdateOrgRequest>,
@@ -353,7 +356,7 @@ async fn orgs_update(
         private_metadata: body.private_metadata,
         max_allowed_memberships: body.max_allowed_memberships,
     };
-    let org = store.update_org(access.org.id, patch).await?;
+    let org = store.update_org(access.org.id, patch, clock.now()).await?;
     Ok(AppJson(OrgResponse::new(org, &caller)))
 }
 
@@ -397,12 +400,15 @@ async fn orgs_delete(
 )]
 async fn orgs_metadata_update(
     State(store): State<Arc<dyn Store>>,
+    State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
     AppPath(org): AppPath<String>,
     AppJson(body): AppJson<MetadataRequest>,
 ) -> ApiResult<AppJson<OrgResponse>> {
     let access = org_access(store.as_ref(), &caller, &org, Action::UpdateOrg).await?;
     let patch = body.into_patch(&caller)?;
-    let org = store.merge_org_metadata(access.org.id, patch).await?;
+    let org = store
+        .merge_org_metadata(access.org.id, patch, clock.now())
+        .await?;
     Ok(AppJson(OrgResponse::new(org, &caller)))
 }

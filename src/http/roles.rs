@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{double_option, AppJson, AppPath};
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::role::{validate_permission_key, validate_role_key};
 use crate::domain::validation::FieldErrors;
@@ -158,6 +159,7 @@ async fn roles_get(
 )]
 async fn roles_create(
     State(store): State<Arc<dyn Store>>,
+    State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
     AppJson(body): AppJson<CreateRoleRequest>,
 ) -> ApiResult<(StatusCode, AppJson<RoleResponse>)> {
@@ -167,7 +169,7 @@ async fn roles_create(
     check_role_name(&mut errors, &body.name);
     check_permissions(&mut errors, &body.permissions);
     errors.into_result().map_err(ApiError::validation)?;
-    let now = crate::store::now();
+    let now = clock.now();
     let role = store
         .create_role(Role {
             key: body.key,
@@ -200,6 +202,7 @@ async fn roles_create(
 )]
 async fn roles_update(
     State(store): State<Arc<dyn Store>>,
+    State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
     AppPath(key): AppPath<String>,
     AppJson(body): AppJson<UpdateRoleRequest>,
@@ -218,7 +221,9 @@ async fn roles_update(
         description: body.description,
         permissions: body.permissions.map(normalized),
     };
-    Ok(AppJson(store.update_role(&key, patch).await?.into()))
+    Ok(AppJson(
+        store.update_role(&key, patch, clock.now()).await?.into(),
+    ))
 }
 
 /// Delete a role. Admin API keys only. Refused while members hold it or while it

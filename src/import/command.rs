@@ -12,6 +12,7 @@ use clap::Args;
 use super::clerk_api::ClerkClient;
 use super::report::{OrgReport, ReportSink};
 use super::{ImportOptions, KratosIdentities, Progress};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
 
 #[derive(Debug, Args)]
@@ -125,6 +126,7 @@ pub async fn import_clerk(settings: &Settings, args: ClerkImportArgs) -> anyhow:
     };
     let options = ImportOptions {
         dry_run: args.dry_run,
+        now: SystemClock.now(),
     };
     let summary = super::run(reader, store, kratos, options, &mut sink, &progress)
         .await

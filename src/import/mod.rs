@@ -20,6 +20,7 @@ use std::collections::HashSet;
 use std::io::Read;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 
 pub use clerk::ShapeError;
@@ -30,7 +31,7 @@ pub use report::{ImportReport, OrgReport, ReportSink, Tally};
 use crate::auth::kratos::KratosUnavailable;
 use crate::store::{OrgImport, RoleImport, Store, StoreError};
 use identities::Resolver;
-use plan::{plan_org, Mapping, OrgBundle};
+use plan::{plan_org, Mapping, OrgBundle, PlanContext};
 use report::{ImportProblem, ProblemCode, RoleReport};
 use spill::Spill;
 
@@ -46,9 +47,12 @@ pub enum ImportError {
     Internal(anyhow::Error),
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct ImportOptions {
     pub dry_run: bool,
+    /// The moment of the run, from the application's clock: it stamps roles the
+    /// import creates and rows Clerk gave no timestamps.
+    pub now: DateTime<Utc>,
 }
 
 /// Progress of a long run: orgs done out of the document's total.
@@ -93,6 +97,7 @@ struct Shared {
     /// Roles a dry run must create inside each org's transaction (see [`crate::store::OrgImport`]).
     ensure_roles: Vec<RoleImport>,
     dry_run: bool,
+    now: DateTime<Utc>,
 }
 
 /// Imports the Clerk export read from `reader`. Per-org reports go to `sink` as each
@@ -114,7 +119,7 @@ pub async fn run<R: Read + Send + 'static>(
         .map_err(ImportError::Internal)?;
     let mut problems = orphan_problems(&spill).await?;
     let mut tally = Tally::default();
-    let catalog = roles::settle(store.as_ref(), &collected.roles, options.dry_run).await?;
+    let catalog = roles::settle(store.as_ref(), &collected.roles, options).await?;
     for role in &catalog.reports {
         tally.summary.roles.add(role.status);
     }
@@ -134,6 +139,7 @@ pub async fn run<R: Read + Send + 'static>(
             Vec::new()
         },
         dry_run: options.dry_run,
+        now: options.now,
     });
     apply_orgs(&shared, collected.orgs, &mut tally, sink, progress).await?;
     if let Ok(shared) = Arc::try_unwrap(shared) {
@@ -278,11 +284,12 @@ async fn plan_one(
     };
     let mapping = map_users(&shared.resolver, &bundle).await;
     let empty = Mapping::new();
-    let plan_result = plan_org(
-        &bundle,
-        mapping.as_ref().unwrap_or(&empty),
-        &shared.known_roles,
-    );
+    let context = PlanContext {
+        mapping: mapping.as_ref().unwrap_or(&empty),
+        known_roles: &shared.known_roles,
+        now: shared.now,
+    };
+    let plan_result = plan_org(&bundle, &context);
     if let Err(e) = mapping {
         let problem = ImportProblem::new(
             ProblemCode::IdentityProviderUnavailable,
@@ -302,7 +309,7 @@ async fn write_batch(shared: &Shared, batch: Batch, reports: &mut Vec<(usize, Or
     }
     let outcomes: Vec<Option<_>> = match shared
         .store
-        .apply_org_imports(&batch.imports, shared.dry_run)
+        .apply_org_imports(&batch.imports, shared.dry_run, shared.now)
         .await
     {
         Ok(outcomes) => outcomes.into_iter().map(Some).collect(),

@@ -29,6 +29,14 @@ pub struct OrgBundle {
 /// Clerk user id → the identity it maps to, for the users of one bundle.
 pub type Mapping = HashMap<String, Option<(Uuid, MappedBy)>>;
 
+/// What an org's plan is made against: how its users map to identities, the roles
+/// Polis knows, and the moment of the run (the timestamps of rows Clerk gave none).
+pub struct PlanContext<'a> {
+    pub mapping: &'a Mapping,
+    pub known_roles: &'a HashSet<String>,
+    pub now: DateTime<Utc>,
+}
+
 /// What to write for one org, and the report rows to fill in once it is written.
 #[derive(Debug)]
 pub struct OrgPlan {
@@ -40,7 +48,7 @@ pub struct OrgPlan {
     invitation_rows: Vec<usize>,
 }
 
-pub fn plan_org(bundle: &OrgBundle, mapping: &Mapping, known_roles: &HashSet<String>) -> OrgPlan {
+pub fn plan_org(bundle: &OrgBundle, ctx: &PlanContext<'_>) -> OrgPlan {
     let org = &bundle.org;
     let mut problems = org_field_problems(org);
     let mut report = OrgReport {
@@ -52,12 +60,10 @@ pub fn plan_org(bundle: &OrgBundle, mapping: &Mapping, known_roles: &HashSet<Str
         invitations: Vec::new(),
         problems: Vec::new(),
     };
-    let (members, member_rows) =
-        plan_members(bundle, mapping, known_roles, &mut report, &mut problems);
-    let (invitations, invitation_rows) =
-        plan_invitations(bundle, mapping, known_roles, &mut report, &mut problems);
+    let (members, member_rows) = plan_members(bundle, ctx, &mut report, &mut problems);
+    let (invitations, invitation_rows) = plan_invitations(bundle, ctx, &mut report, &mut problems);
     let created_by = org.created_by.as_ref().and_then(|user| {
-        let mapped = mapping.get(user).copied().flatten().map(|(id, _)| id);
+        let mapped = ctx.mapping.get(user).copied().flatten().map(|(id, _)| id);
         if mapped.is_none() {
             problems.push(ImportProblem {
                 field: Some("created_by".into()),
@@ -84,8 +90,7 @@ pub fn plan_org(bundle: &OrgBundle, mapping: &Mapping, known_roles: &HashSet<Str
             invitation_rows: Vec::new(),
         };
     }
-    let now = crate::store::now();
-    let created_at = org.created_at.and_then(from_millis).unwrap_or(now);
+    let created_at = org.created_at.and_then(from_millis).unwrap_or(ctx.now);
     let import = OrgImport {
         clerk_id: org.id.clone(),
         name: org.name.clone(),
@@ -178,6 +183,7 @@ fn timestamps(
     clerk_id: &str,
     created: Option<i64>,
     updated: Option<i64>,
+    now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), ImportProblem> {
     let read = |field: &str, ms: Option<i64>| match ms {
         None => Ok(None),
@@ -185,7 +191,7 @@ fn timestamps(
             ImportProblem::field(clerk_id, field, "is not a valid Unix millisecond timestamp")
         }),
     };
-    let created = read("created_at", created)?.unwrap_or_else(crate::store::now);
+    let created = read("created_at", created)?.unwrap_or(now);
     let updated = read("updated_at", updated)?.unwrap_or(created);
     Ok((created, updated))
 }
@@ -201,8 +207,7 @@ fn metadata_problem(clerk_id: &str, public: &Value, private: &Value) -> Option<I
 
 fn plan_members(
     bundle: &OrgBundle,
-    mapping: &Mapping,
-    known_roles: &HashSet<String>,
+    ctx: &PlanContext<'_>,
     report: &mut OrgReport,
     problems: &mut Vec<ImportProblem>,
 ) -> (Vec<MemberImport>, Vec<usize>) {
@@ -210,7 +215,7 @@ fn plan_members(
     let mut rows = Vec::new();
     let mut seen: HashSet<Uuid> = HashSet::new();
     for m in &bundle.memberships {
-        let mapped = mapping.get(&m.user_id).copied().flatten();
+        let mapped = ctx.mapping.get(&m.user_id).copied().flatten();
         report.memberships.push(MemberReport {
             clerk_id: m.id.clone(),
             user_id: m.user_id.clone(),
@@ -219,7 +224,7 @@ fn plan_members(
             role: normalize_role_key(&m.role).to_owned(),
             status: RowStatus::Skipped,
         });
-        match member_import(m, mapped, known_roles, &mut seen) {
+        match member_import(m, mapped, ctx, &mut seen) {
             Ok(member) => {
                 rows.push(report.memberships.len() - 1);
                 members.push(member);
@@ -233,7 +238,7 @@ fn plan_members(
 fn member_import(
     m: &ClerkMembership,
     mapped: Option<(Uuid, MappedBy)>,
-    known_roles: &HashSet<String>,
+    ctx: &PlanContext<'_>,
     seen: &mut HashSet<Uuid>,
 ) -> Result<MemberImport, ImportProblem> {
     let Some((identity_id, _)) = mapped else {
@@ -246,11 +251,11 @@ fn member_import(
         };
         return Err(ImportProblem::new(ProblemCode::UnmappedUser, &m.id, detail));
     };
-    let role = role_problem(&m.role, &m.id, known_roles)?;
+    let role = role_problem(&m.role, &m.id, ctx.known_roles)?;
     if let Some(problem) = metadata_problem(&m.id, &m.public_metadata, &m.private_metadata) {
         return Err(problem);
     }
-    let (created_at, updated_at) = timestamps(&m.id, m.created_at, m.updated_at)?;
+    let (created_at, updated_at) = timestamps(&m.id, m.created_at, m.updated_at, ctx.now)?;
     if !seen.insert(identity_id) {
         return Err(ImportProblem::new(
             ProblemCode::DuplicateMember,
@@ -272,8 +277,7 @@ fn member_import(
 
 fn plan_invitations(
     bundle: &OrgBundle,
-    mapping: &Mapping,
-    known_roles: &HashSet<String>,
+    ctx: &PlanContext<'_>,
     report: &mut OrgReport,
     problems: &mut Vec<ImportProblem>,
 ) -> (Vec<InvitationImport>, Vec<usize>) {
@@ -287,7 +291,7 @@ fn plan_invitations(
             email_address: email.clone(),
             status: RowStatus::Skipped,
         });
-        match invitation_import(inv, email, mapping, known_roles, &mut emails) {
+        match invitation_import(inv, email, ctx, &mut emails) {
             Ok(import) => {
                 rows.push(report.invitations.len() - 1);
                 invitations.push(import);
@@ -301,8 +305,7 @@ fn plan_invitations(
 fn invitation_import(
     inv: &ClerkInvitation,
     email: String,
-    mapping: &Mapping,
-    known_roles: &HashSet<String>,
+    ctx: &PlanContext<'_>,
     emails: &mut HashSet<String>,
 ) -> Result<InvitationImport, ImportProblem> {
     if inv.status != "pending" {
@@ -322,11 +325,11 @@ fn invitation_import(
             "is not an e-mail address",
         ));
     }
-    let role = role_problem(&inv.role, &inv.id, known_roles)?;
+    let role = role_problem(&inv.role, &inv.id, ctx.known_roles)?;
     if let Some(problem) = metadata_problem(&inv.id, &inv.public_metadata, &inv.private_metadata) {
         return Err(problem);
     }
-    let (created_at, updated_at) = timestamps(&inv.id, inv.created_at, inv.updated_at)?;
+    let (created_at, updated_at) = timestamps(&inv.id, inv.created_at, inv.updated_at, ctx.now)?;
     let expires_at = match inv.expires_at {
         None => None,
         Some(ms) => Some(from_millis(ms).ok_or_else(|| {
@@ -347,7 +350,7 @@ fn invitation_import(
     let inviter_id = inv
         .inviter_id
         .as_ref()
-        .and_then(|u| mapping.get(u).copied().flatten())
+        .and_then(|u| ctx.mapping.get(u).copied().flatten())
         .map(|(id, _)| id);
     Ok(InvitationImport {
         clerk_id: inv.id.clone(),

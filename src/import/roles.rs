@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use super::clerk::{normalize_role_key, ClerkRole};
 use super::report::{ImportProblem, RoleReport};
+use super::ImportOptions;
 use crate::domain::role::{validate_permission_key, validate_role_key};
 use crate::store::{RoleImport, Store, StoreResult};
 
@@ -18,7 +19,11 @@ pub struct Catalog {
 }
 
 /// Validates the document's roles and writes them (rolled back by a dry run).
-pub async fn settle(store: &dyn Store, roles: &[ClerkRole], dry_run: bool) -> StoreResult<Catalog> {
+pub async fn settle(
+    store: &dyn Store,
+    roles: &[ClerkRole],
+    options: ImportOptions,
+) -> StoreResult<Catalog> {
     let mut known: HashSet<String> = store
         .list_roles()
         .await?
@@ -36,7 +41,9 @@ pub async fn settle(store: &dyn Store, roles: &[ClerkRole], dry_run: bool) -> St
             Err(problem) => problems.push(problem),
         }
     }
-    let statuses = store.import_roles(&imports, dry_run).await?;
+    let statuses = store
+        .import_roles(&imports, options.dry_run, options.now)
+        .await?;
     let reports = imports
         .iter()
         .zip(statuses)

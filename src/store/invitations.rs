@@ -1,13 +1,19 @@
-//! Storage of invitations: the trait and its types. The SQL is in
-//! `invitations_sql.rs`, shared by both backends like `sql.rs`.
+//! Invitations: created by managers (counting toward the org's cap), listed, revoked,
+//! and accepted or declined by the invitee, whose acceptance creates the membership in
+//! the same transaction.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Membership, OrgSummary, PageRequest, StoreResult};
-use crate::domain::invitation::InvitationStatus;
+use super::db::{query, Conn};
+use super::members::{insert_membership, load_membership, seats_taken};
+use super::orgs::{lock_org, OrgSummary};
+use super::roles::role_exists;
+use super::{Membership, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
+use crate::domain::invitation::{check_acceptable, InvitationStatus, Refusal};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invitation {
@@ -101,4 +107,382 @@ pub trait InvitationStore: Send + Sync {
         verified_emails: &[String],
         now: DateTime<Utc>,
     ) -> StoreResult<Invitation>;
+}
+
+const INVITATION_COLUMNS: &str = "i.id, i.org_id, i.email_address, i.role, i.status, \
+    i.public_metadata, i.private_metadata, i.inviter_id, i.redirect_url, i.expires_at, \
+    i.accepted_by, i.clerk_id, i.created_at, i.updated_at";
+
+/// Pending and not yet expired at `$n` (the caller binds "now" there).
+pub(super) fn live_pending(n: usize) -> String {
+    format!("i.status = 'pending' AND (i.expires_at IS NULL OR i.expires_at > ${n})")
+}
+
+/// The SQL condition selecting invitations whose status, as callers see it, is `status`.
+fn status_condition(status: InvitationStatus, now_param: usize) -> String {
+    match status {
+        InvitationStatus::Pending => live_pending(now_param),
+        InvitationStatus::Expired => format!(
+            "(i.status = 'expired' OR (i.status = 'pending' AND i.expires_at <= ${now_param}))"
+        ),
+        other => format!("i.status = '{}'", other.as_str()),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct InvitationRow {
+    id: Uuid,
+    org_id: Uuid,
+    email_address: String,
+    role: String,
+    status: String,
+    public_metadata: Json<Value>,
+    private_metadata: Json<Value>,
+    inviter_id: Option<Uuid>,
+    redirect_url: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    accepted_by: Option<Uuid>,
+    clerk_id: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl InvitationRow {
+    fn at(self, now: DateTime<Utc>) -> Invitation {
+        // The CHECK constraint admits only known statuses; anything else reads as revoked.
+        let stored = InvitationStatus::parse(&self.status).unwrap_or(InvitationStatus::Revoked);
+        Invitation {
+            status: InvitationStatus::effective(stored, self.expires_at, now),
+            id: self.id,
+            org_id: self.org_id,
+            email_address: self.email_address,
+            role: self.role,
+            public_metadata: self.public_metadata.0,
+            private_metadata: self.private_metadata.0,
+            inviter_id: self.inviter_id,
+            redirect_url: self.redirect_url,
+            expires_at: self.expires_at,
+            accepted_by: self.accepted_by,
+            clerk_id: self.clerk_id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct InvitationWithOrgRow {
+    #[sqlx(flatten)]
+    invitation: InvitationRow,
+    org_name: String,
+    org_slug: String,
+    org_image_url: Option<String>,
+}
+
+impl InvitationWithOrgRow {
+    fn split(self, now: DateTime<Utc>) -> (Invitation, OrgSummary) {
+        let org = OrgSummary {
+            id: self.invitation.org_id,
+            name: self.org_name,
+            slug: self.org_slug,
+            image_url: self.org_image_url,
+        };
+        (self.invitation.at(now), org)
+    }
+}
+
+fn refusal_error(refusal: Refusal) -> StoreError {
+    match refusal {
+        Refusal::NotPending(status) => StoreError::InvitationNotPending(status),
+        Refusal::AddressNotVerified => StoreError::AddressNotVerified,
+    }
+}
+
+async fn load_invitation(conn: &mut Conn, id: Uuid, now: DateTime<Utc>) -> StoreResult<Invitation> {
+    query(format!(
+        "SELECT {INVITATION_COLUMNS} FROM invitations i WHERE i.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional::<InvitationRow>(conn)
+    .await?
+    .map(|row| row.at(now))
+    .ok_or(StoreError::InvitationNotFound)
+}
+
+/// Loads an invitation with its org row locked, re-reading it after the lock so the
+/// status seen is the one this transaction may change.
+async fn lock_invitation(conn: &mut Conn, id: Uuid, now: DateTime<Utc>) -> StoreResult<Invitation> {
+    let unlocked = load_invitation(conn, id, now).await?;
+    lock_org(conn, unlocked.org_id).await?;
+    load_invitation(conn, id, now).await
+}
+
+/// Locks an invitation the caller wants to accept or decline, and checks it is theirs
+/// to answer and still pending.
+async fn lock_for_invitee(
+    conn: &mut Conn,
+    id: Uuid,
+    verified_emails: &[String],
+    now: DateTime<Utc>,
+) -> StoreResult<Invitation> {
+    let invitation = lock_invitation(conn, id, now).await?;
+    check_acceptable(
+        invitation.status,
+        &invitation.email_address,
+        verified_emails,
+    )
+    .map_err(refusal_error)?;
+    Ok(invitation)
+}
+
+async fn set_invitation_status(
+    conn: &mut Conn,
+    id: Uuid,
+    status: InvitationStatus,
+    accepted_by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    query("UPDATE invitations SET status = $2, accepted_by = $3, updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(status.as_str())
+        .bind(accepted_by)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn insert_invitation(
+    conn: &mut Conn,
+    org: Uuid,
+    invitation: &NewInvitation,
+    now: DateTime<Utc>,
+) -> StoreResult<Uuid> {
+    // An expired invitation no longer blocks a new one to the same address.
+    query(
+        "UPDATE invitations SET status = 'expired', updated_at = $3 WHERE org_id = $1 \
+         AND email_address = $2 AND status = 'pending' AND expires_at <= $3",
+    )
+    .bind(org)
+    .bind(&invitation.email_address)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    let id = Uuid::now_v7();
+    query(
+        "INSERT INTO invitations (id, org_id, email_address, role, status, token_hash, \
+         inviter_id, public_metadata, private_metadata, redirect_url, expires_at, \
+         created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11)",
+    )
+    .bind(id)
+    .bind(org)
+    .bind(&invitation.email_address)
+    .bind(&invitation.role)
+    .bind(&invitation.token_hash)
+    .bind(invitation.inviter_id)
+    .bind(Json(&invitation.public_metadata))
+    .bind(Json(&invitation.private_metadata))
+    .bind(&invitation.redirect_url)
+    .bind(invitation.expires_at)
+    .bind(now)
+    .execute(conn)
+    .await
+    .on_unique(Unique::PendingInvitation, StoreError::InvitationExists)?;
+    Ok(id)
+}
+
+/// Refuses invitations that would push the org past its cap (0: no cap).
+async fn ensure_seats_for(
+    conn: &mut Conn,
+    org: Uuid,
+    cap: i32,
+    wanted: usize,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if cap == 0 {
+        return Ok(());
+    }
+    let taken = seats_taken(conn, org, now).await?;
+    let wanted = i64::try_from(wanted).unwrap_or(i64::MAX);
+    if taken.saturating_add(wanted) > i64::from(cap) {
+        return Err(StoreError::QuotaExceeded);
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl InvitationStore for SqlStore {
+    #[tracing::instrument(skip_all, fields(org = %org, count = invitations.len()))]
+    async fn create_invitations(
+        &self,
+        org: Uuid,
+        invitations: Vec<NewInvitation>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Invitation>> {
+        let mut tx = self.db.begin_write().await?;
+        let cap = lock_org(&mut tx, org).await?;
+        ensure_seats_for(&mut tx, org, cap, invitations.len(), now).await?;
+        let mut created = Vec::with_capacity(invitations.len());
+        for invitation in &invitations {
+            role_exists(&mut tx, &invitation.role).await?;
+            if let Some(identity) = invitation.existing_identity {
+                if load_membership(&mut tx, org, identity).await?.is_some() {
+                    return Err(StoreError::AlreadyMember);
+                }
+            }
+            created.push(insert_invitation(&mut tx, org, invitation, now).await?);
+        }
+        let mut loaded = Vec::with_capacity(created.len());
+        for id in created {
+            loaded.push(load_invitation(&mut tx, id, now).await?);
+        }
+        tx.commit().await?;
+        Ok(loaded)
+    }
+
+    async fn find_invitation(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Invitation>> {
+        let mut conn = self.db.acquire().await?;
+        match load_invitation(&mut conn, id, now).await {
+            Ok(invitation) => Ok(Some(invitation)),
+            Err(StoreError::InvitationNotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn find_invitation_by_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Invitation>> {
+        let mut conn = self.db.acquire().await?;
+        let row: Option<InvitationRow> = query(format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations i WHERE i.token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&mut conn)
+        .await?;
+        Ok(row.map(|row| row.at(now)))
+    }
+
+    async fn list_invitations(
+        &self,
+        org: Uuid,
+        status: Option<InvitationStatus>,
+        page: PageRequest,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Invitation>> {
+        let filter =
+            status.map_or_else(String::new, |s| format!(" AND {}", status_condition(s, 4)));
+        let mut statement = query(format!(
+            "SELECT {INVITATION_COLUMNS} FROM invitations i WHERE i.org_id = $1 AND i.id > $2\
+             {filter} ORDER BY i.id LIMIT $3"
+        ))
+        .bind(org)
+        .bind(page.after.unwrap_or(Uuid::nil()))
+        .bind(i64::from(page.limit));
+        if matches!(
+            status,
+            Some(InvitationStatus::Pending | InvitationStatus::Expired)
+        ) {
+            statement = statement.bind(now);
+        }
+        let mut conn = self.db.acquire().await?;
+        let rows: Vec<InvitationRow> = statement.fetch_all(&mut conn).await?;
+        Ok(rows.into_iter().map(|row| row.at(now)).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(org = %org, invitation = %id))]
+    async fn revoke_invitation(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Invitation> {
+        let mut tx = self.db.begin_write().await?;
+        lock_org(&mut tx, org).await?;
+        let invitation = load_invitation(&mut tx, id, now).await?;
+        if invitation.org_id != org {
+            return Err(StoreError::InvitationNotFound);
+        }
+        if invitation.status != InvitationStatus::Pending {
+            return Err(StoreError::InvitationNotPending(invitation.status));
+        }
+        set_invitation_status(&mut tx, id, InvitationStatus::Revoked, None, now).await?;
+        let revoked = load_invitation(&mut tx, id, now).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    async fn list_invitations_for(
+        &self,
+        emails: &[String],
+        page: PageRequest,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<(Invitation, OrgSummary)>> {
+        if emails.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..emails.len()).map(|i| format!("${}", i + 4)).collect();
+        let mut statement = query(format!(
+            "SELECT {INVITATION_COLUMNS}, o.name AS org_name, o.slug AS org_slug, \
+             o.image_url AS org_image_url FROM invitations i JOIN orgs o ON o.id = i.org_id \
+             WHERE i.id > $1 AND {} AND i.email_address IN ({}) ORDER BY i.id LIMIT $2",
+            live_pending(3),
+            placeholders.join(", ")
+        ))
+        .bind(page.after.unwrap_or(Uuid::nil()))
+        .bind(i64::from(page.limit))
+        .bind(now);
+        for email in emails {
+            statement = statement.bind(email.to_lowercase());
+        }
+        let mut conn = self.db.acquire().await?;
+        let rows: Vec<InvitationWithOrgRow> = statement.fetch_all(&mut conn).await?;
+        Ok(rows.into_iter().map(|row| row.split(now)).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(invitation = %id, identity = %identity))]
+    async fn accept_invitation(
+        &self,
+        id: Uuid,
+        identity: Uuid,
+        verified_emails: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Membership> {
+        let mut tx = self.db.begin_write().await?;
+        let invitation = lock_for_invitee(&mut tx, id, verified_emails, now).await?;
+        let org = invitation.org_id;
+        if load_membership(&mut tx, org, identity).await?.is_some() {
+            return Err(StoreError::AlreadyMember);
+        }
+        role_exists(&mut tx, &invitation.role).await?;
+        let metadata = (&invitation.public_metadata, &invitation.private_metadata);
+        insert_membership(&mut tx, org, identity, &invitation.role, metadata, now).await?;
+        set_invitation_status(&mut tx, id, InvitationStatus::Accepted, Some(identity), now).await?;
+        let membership = load_membership(&mut tx, org, identity)
+            .await?
+            .ok_or(StoreError::MemberNotFound)?;
+        tx.commit().await?;
+        Ok(membership)
+    }
+
+    #[tracing::instrument(skip_all, fields(invitation = %id))]
+    async fn decline_invitation(
+        &self,
+        id: Uuid,
+        verified_emails: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Invitation> {
+        let mut tx = self.db.begin_write().await?;
+        lock_for_invitee(&mut tx, id, verified_emails, now).await?;
+        set_invitation_status(&mut tx, id, InvitationStatus::Declined, None, now).await?;
+        let declined = load_invitation(&mut tx, id, now).await?;
+        tx.commit().await?;
+        Ok(declined)
+    }
 }

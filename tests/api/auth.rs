@@ -187,7 +187,11 @@ async fn api_key_checks(backend: Backend) {
         .unwrap()
         .parse()
         .unwrap();
-    assert!(app.store().revoke_api_key(id).await.unwrap());
+    assert!(app
+        .store()
+        .revoke_api_key(id, polis::clock::Clock::now(&polis::clock::SystemClock))
+        .await
+        .unwrap());
     app.get("/orgs", Auth::Bearer(&app.admin_key))
         .await
         .assert_problem(StatusCode::UNAUTHORIZED, "unauthenticated");

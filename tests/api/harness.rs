@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use polis::config::Settings;
-use polis::store::{PostgresStore, SqliteStore, Store};
+use polis::store::{SqlStore, Store};
 use polis::AppState;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
@@ -41,7 +41,7 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("polis.db").display());
-                let store = SqliteStore::connect(&url).await.expect("open SQLite");
+                let store = SqlStore::connect_sqlite(&url).await.expect("open SQLite");
                 store.migrate().await.expect("migrate SQLite");
                 TestDb {
                     store: Arc::new(store),
@@ -62,7 +62,7 @@ impl TestDb {
                     .await
                     .expect("create schema");
                 let options = base.options([("search_path", schema.as_str())]);
-                let store = PostgresStore::connect_with(options)
+                let store = SqlStore::connect_postgres_with(options)
                     .await
                     .expect("connect PostgreSQL");
                 store.migrate().await.expect("migrate PostgreSQL");
@@ -162,7 +162,9 @@ impl TestApp {
         let admin_key =
             create_key(&db.store, "test-admin", polis::domain::ApiKeyScope::Admin).await;
         let read_key = create_key(&db.store, "test-read", polis::domain::ApiKeyScope::Read).await;
-        let clock = Arc::new(ManualClock(std::sync::Mutex::new(polis::store::now())));
+        let clock = Arc::new(ManualClock(std::sync::Mutex::new(
+            polis::clock::Clock::now(&polis::clock::SystemClock),
+        )));
         let state = AppState::new(db.store.clone(), settings)
             .expect("state")
             .with_clock(clock.clone());

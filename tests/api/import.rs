@@ -573,7 +573,10 @@ async fn from_clerk_api_with_rate_limit(backend: Backend) {
         std::io::Cursor::new(document),
         app.db.store.clone(),
         kratos,
-        polis::import::ImportOptions::default(),
+        polis::import::ImportOptions {
+            dry_run: false,
+            now: polis::clock::Clock::now(&polis::clock::SystemClock),
+        },
         &mut sink,
         &|_| {},
     )

@@ -38,7 +38,7 @@ on_both_backends!(health_and_version);
 #[tokio::test]
 async fn not_ready_when_the_database_is_down() {
     // A PostgreSQL URL where nothing listens.
-    let store = polis::store::PostgresStore::connect_lazy("postgres://polis@127.0.0.1:9/none")
+    let store = polis::store::SqlStore::connect_postgres_lazy("postgres://polis@127.0.0.1:9/none")
         .expect("lazy pool");
     let state = polis::AppState::new(
         std::sync::Arc::new(store),

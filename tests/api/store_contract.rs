@@ -1,14 +1,19 @@
 //! The storage contract: every backend must pass these, case for case.
 
+use polis::clock::{Clock, SystemClock};
 use polis::domain::org::{OrgRef, Slug};
 use polis::store::{
-    now, MemberFilter, NewOrg, OrgFilter, OrgPatch, PageRequest, Role, RolePatch, StoreError,
+    MemberFilter, NewOrg, OrgFilter, OrgPatch, PageRequest, Role, RolePatch, StoreError,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::harness::{Backend, TestDb};
 use crate::on_both_backends;
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    SystemClock.now()
+}
 
 fn new_org(slug: &str, creator: Option<Uuid>) -> NewOrg {
     NewOrg {
@@ -28,7 +33,7 @@ async fn orgs_round_trip(backend: Backend) {
     let store = db.store.as_ref();
     let creator = Uuid::new_v4();
     let org = store
-        .create_org(new_org("acme", Some(creator)))
+        .create_org(new_org("acme", Some(creator)), now())
         .await
         .unwrap();
     assert_eq!(org.slug, "acme");
@@ -56,7 +61,10 @@ async fn orgs_round_trip(backend: Backend) {
         .unwrap()
         .is_none());
 
-    let err = store.create_org(new_org("acme", None)).await.unwrap_err();
+    let err = store
+        .create_org(new_org("acme", None), now())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::SlugTaken), "{err:?}");
 
     let patch = OrgPatch {
@@ -64,7 +72,7 @@ async fn orgs_round_trip(backend: Backend) {
         image_url: Some(Some("https://img.example.com/a.png".into())),
         ..OrgPatch::default()
     };
-    let updated = store.update_org(org.id, patch).await.unwrap();
+    let updated = store.update_org(org.id, patch, now()).await.unwrap();
     assert_eq!(updated.name, "Renamed");
     assert_eq!(updated.slug, "acme");
     assert_eq!(
@@ -73,13 +81,16 @@ async fn orgs_round_trip(backend: Backend) {
     );
     assert!(updated.updated_at >= org.updated_at);
 
-    let other = store.create_org(new_org("other", None)).await.unwrap();
+    let other = store
+        .create_org(new_org("other", None), now())
+        .await
+        .unwrap();
     let clash = OrgPatch {
         slug: Some(Slug::parse("acme").unwrap()),
         ..OrgPatch::default()
     };
     assert!(matches!(
-        store.update_org(other.id, clash).await.unwrap_err(),
+        store.update_org(other.id, clash, now()).await.unwrap_err(),
         StoreError::SlugTaken
     ));
 
@@ -104,7 +115,7 @@ async fn org_listing_pages_and_filters(backend: Backend) {
     for i in 0..5 {
         let creator = (i % 2 == 0).then_some(member);
         let org = store
-            .create_org(new_org(&format!("team-{i}"), creator))
+            .create_org(new_org(&format!("team-{i}"), creator), now())
             .await
             .unwrap();
         if creator.is_some() {
@@ -204,7 +215,7 @@ async fn memberships_and_invariants(backend: Backend) {
     let admin = Uuid::new_v4();
     let mut org = new_org("capped", Some(admin));
     org.max_allowed_memberships = 2;
-    let org = store.create_org(org).await.unwrap();
+    let org = store.create_org(org, now()).await.unwrap();
 
     let bob = Uuid::new_v4();
     let added = store
@@ -237,6 +248,7 @@ async fn memberships_and_invariants(backend: Backend) {
                 max_allowed_memberships: Some(0),
                 ..OrgPatch::default()
             },
+            now(),
         )
         .await
         .unwrap();
@@ -254,7 +266,7 @@ async fn last_admin_and_listings(backend: Backend) {
     let store = db.store.as_ref();
     let admin = Uuid::new_v4();
     let org = store
-        .create_org(new_org("capped", Some(admin)))
+        .create_org(new_org("capped", Some(admin)), now())
         .await
         .unwrap();
     let bob = Uuid::new_v4();
@@ -266,7 +278,7 @@ async fn last_admin_and_listings(backend: Backend) {
     // The last admin can neither be demoted nor removed.
     assert!(matches!(
         store
-            .change_role(org.id, admin, "org:member")
+            .change_role(org.id, admin, "org:member", now())
             .await
             .unwrap_err(),
         StoreError::LastAdmin
@@ -276,9 +288,12 @@ async fn last_admin_and_listings(backend: Backend) {
         StoreError::LastAdmin
     ));
     // With a second admin, the first may step down.
-    store.change_role(org.id, bob, "org:admin").await.unwrap();
+    store
+        .change_role(org.id, bob, "org:admin", now())
+        .await
+        .unwrap();
     let demoted = store
-        .change_role(org.id, admin, "org:member")
+        .change_role(org.id, admin, "org:member", now())
         .await
         .unwrap();
     assert_eq!(demoted.role, "org:member");
@@ -364,14 +379,14 @@ async fn roles_catalog(backend: Backend) {
     let boss = Uuid::new_v4();
     let mut org = new_org("edited", Some(boss));
     org.creator = Some((boss, "org:editor".into()));
-    let org = store.create_org(org).await.unwrap();
+    let org = store.create_org(org, now).await.unwrap();
     let strip = RolePatch {
         permissions: Some(vec!["org:posts:write".into()]),
         ..RolePatch::default()
     };
     assert!(matches!(
         store
-            .update_role("org:editor", strip.clone())
+            .update_role("org:editor", strip.clone(), now)
             .await
             .unwrap_err(),
         StoreError::LastAdmin
@@ -381,7 +396,7 @@ async fn roles_catalog(backend: Backend) {
         StoreError::RoleInUse
     ));
     store.delete_org(org.id).await.unwrap();
-    let stripped = store.update_role("org:editor", strip).await.unwrap();
+    let stripped = store.update_role("org:editor", strip, now).await.unwrap();
     assert_eq!(stripped.permissions, vec!["org:posts:write".to_owned()]);
     store.delete_role("org:editor").await.unwrap();
     assert!(store.find_role("org:editor").await.unwrap().is_none());
@@ -400,14 +415,14 @@ async fn api_keys(backend: Backend) {
         name: "ci".into(),
         scope: polis::domain::ApiKeyScope::Read,
         secret_hash: key.secret_hash.clone(),
-        created_at: polis::store::now(),
+        created_at: now(),
         revoked_at: None,
     };
     store.create_api_key(record.clone()).await.unwrap();
     assert_eq!(store.find_api_key(key.id).await.unwrap(), Some(record));
     assert_eq!(store.list_api_keys().await.unwrap().len(), 1);
-    assert!(store.revoke_api_key(key.id).await.unwrap());
-    assert!(!store.revoke_api_key(key.id).await.unwrap());
+    assert!(store.revoke_api_key(key.id, now()).await.unwrap());
+    assert!(!store.revoke_api_key(key.id, now()).await.unwrap());
     assert!(store
         .find_api_key(key.id)
         .await

@@ -37,6 +37,17 @@ fn roles() -> HashSet<String> {
         .collect()
 }
 
+/// Plans against the seeded roles at a fixed moment.
+fn plan(bundle: &OrgBundle, mapping: &Mapping) -> OrgPlan {
+    let known_roles = roles();
+    let context = PlanContext {
+        mapping,
+        known_roles: &known_roles,
+        now: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+    };
+    plan_org(bundle, &context)
+}
+
 #[test]
 fn skips_unmapped_and_unknown_roles_and_maps_legacy_keys() {
     let alice = Uuid::now_v7();
@@ -52,7 +63,7 @@ fn skips_unmapped_and_unknown_roles_and_maps_legacy_keys() {
     let mut mapping = Mapping::new();
     mapping.insert("user_a".into(), Some((alice, MappedBy::UserMap)));
     mapping.insert("user_b".into(), None);
-    let plan = plan_org(&bundle, &mapping, &roles());
+    let plan = plan(&bundle, &mapping);
     let import = plan.import.as_ref().unwrap();
     assert_eq!(import.members.len(), 1);
     assert_eq!(import.members[0].role, "org:admin");
@@ -69,7 +80,7 @@ fn an_invalid_org_is_skipped_whole() {
     };
     let mut mapping = Mapping::new();
     mapping.insert("user_a".into(), Some((Uuid::now_v7(), MappedBy::Email)));
-    let plan = plan_org(&bundle, &mapping, &roles());
+    let plan = plan(&bundle, &mapping);
     assert!(plan.import.is_none());
     assert_eq!(plan.report.status, RowStatus::Skipped);
     assert_eq!(plan.report.memberships[0].status, RowStatus::Skipped);

@@ -1,0 +1,410 @@
+//! The one place that talks to the two sqlx drivers. Store code is written once, as
+//! plain functions over [`Conn`] and [`query`]; this module turns each call into the
+//! PostgreSQL or SQLite driver's own query. Both databases accept the same statements
+//! (`$n` placeholders, `RETURNING`, `ON CONFLICT`); where they differ in behaviour, the
+//! backend's [`Dialect`] says how.
+
+use std::borrow::Cow;
+use std::ops::{Deref, DerefMut};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::types::Json;
+use sqlx::{Database, Encode, FromRow, PgPool, Postgres, Sqlite, SqlitePool, Transaction, Type};
+use uuid::Uuid;
+
+/// What differs between the backends, as data: each backend module holds one.
+#[derive(Debug)]
+pub(crate) struct Dialect {
+    /// Starts a transaction that will check an invariant and write: PostgreSQL's plain
+    /// `BEGIN` (rows are then locked one by one); SQLite's `BEGIN IMMEDIATE`, which takes
+    /// the database's one write lock up front so that no two writers interleave.
+    pub begin_write: &'static str,
+    /// Appended to a `SELECT` whose rows must stay locked until commit (`FOR UPDATE`);
+    /// empty where the write transaction already excludes other writers.
+    pub lock_rows: &'static str,
+    /// Case-insensitive `LIKE`.
+    pub like: &'static str,
+    /// Takes the role catalog lock in shared mode: a role this transaction relies on
+    /// (exists, grants a permission) cannot change under it. `None`: writers are
+    /// serialized anyway.
+    pub share_roles: Option<&'static str>,
+    /// Takes the role catalog lock exclusively, for role edits.
+    pub lock_roles: Option<&'static str>,
+    /// Run first in every import transaction (e.g. commit without waiting for the WAL
+    /// flush: the import is idempotent, so a re-run restores what a crash lost).
+    pub import_setup: Option<&'static str>,
+    /// How many import batches may usefully run at once.
+    pub import_parallelism: usize,
+}
+
+/// A connection pool of either backend, with its dialect.
+pub(crate) struct Db {
+    pool: Pool,
+    dialect: &'static Dialect,
+}
+
+enum Pool {
+    Postgres(PgPool, &'static Migrator),
+    Sqlite(SqlitePool, &'static Migrator),
+}
+
+impl Db {
+    pub fn postgres(pool: PgPool, migrator: &'static Migrator, dialect: &'static Dialect) -> Db {
+        Db {
+            pool: Pool::Postgres(pool, migrator),
+            dialect,
+        }
+    }
+
+    pub fn sqlite(pool: SqlitePool, migrator: &'static Migrator, dialect: &'static Dialect) -> Db {
+        Db {
+            pool: Pool::Sqlite(pool, migrator),
+            dialect,
+        }
+    }
+
+    pub fn dialect(&self) -> &'static Dialect {
+        self.dialect
+    }
+
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match &self.pool {
+            Pool::Postgres(pool, migrator) => migrator.run(pool).await,
+            Pool::Sqlite(pool, migrator) => migrator.run(pool).await,
+        }
+    }
+
+    /// A pooled connection for statements that need no transaction (one statement, or
+    /// reads that may see different moments).
+    pub async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+        let handle = match &self.pool {
+            Pool::Postgres(pool, _) => Handle::PostgresPooled(pool.acquire().await?),
+            Pool::Sqlite(pool, _) => Handle::SqlitePooled(pool.acquire().await?),
+        };
+        Ok(self.conn(handle))
+    }
+
+    /// A plain transaction.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        let handle = match &self.pool {
+            Pool::Postgres(pool, _) => Handle::PostgresTx(pool.begin().await?),
+            Pool::Sqlite(pool, _) => Handle::SqliteTx(pool.begin().await?),
+        };
+        Ok(Tx(self.conn(handle)))
+    }
+
+    /// A transaction that checks an invariant and then writes (see
+    /// [`Dialect::begin_write`]).
+    pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
+        let begin = self.dialect.begin_write;
+        let handle = match &self.pool {
+            Pool::Postgres(pool, _) => Handle::PostgresTx(pool.begin_with(begin).await?),
+            Pool::Sqlite(pool, _) => Handle::SqliteTx(pool.begin_with(begin).await?),
+        };
+        Ok(Tx(self.conn(handle)))
+    }
+
+    fn conn(&self, handle: Handle) -> Conn {
+        Conn {
+            handle,
+            dialect: self.dialect,
+        }
+    }
+}
+
+/// One database connection, inside a transaction or not. Store helpers take
+/// `&mut Conn`, so they run the same whether or not the caller opened a transaction.
+pub(crate) struct Conn {
+    handle: Handle,
+    dialect: &'static Dialect,
+}
+
+enum Handle {
+    PostgresPooled(PoolConnection<Postgres>),
+    PostgresTx(Transaction<'static, Postgres>),
+    SqlitePooled(PoolConnection<Sqlite>),
+    SqliteTx(Transaction<'static, Sqlite>),
+}
+
+enum Driver<'c> {
+    Postgres(&'c mut sqlx::PgConnection),
+    Sqlite(&'c mut sqlx::SqliteConnection),
+}
+
+impl Conn {
+    /// How this connection's database differs from the other.
+    pub fn dialect(&self) -> &'static Dialect {
+        self.dialect
+    }
+
+    fn driver(&mut self) -> Driver<'_> {
+        match &mut self.handle {
+            Handle::PostgresPooled(conn) => Driver::Postgres(conn),
+            Handle::PostgresTx(tx) => Driver::Postgres(tx),
+            Handle::SqlitePooled(conn) => Driver::Sqlite(conn),
+            Handle::SqliteTx(tx) => Driver::Sqlite(tx),
+        }
+    }
+}
+
+/// A transaction: a [`Conn`] that must be committed, or is rolled back when dropped.
+pub(crate) struct Tx(Conn);
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self.0.handle {
+            Handle::PostgresTx(tx) => tx.commit().await,
+            Handle::SqliteTx(tx) => tx.commit().await,
+            Handle::PostgresPooled(_) | Handle::SqlitePooled(_) => Ok(()),
+        }
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self.0.handle {
+            Handle::PostgresTx(tx) => tx.rollback().await,
+            Handle::SqliteTx(tx) => tx.rollback().await,
+            Handle::PostgresPooled(_) | Handle::SqlitePooled(_) => Ok(()),
+        }
+    }
+}
+
+impl Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.0
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.0
+    }
+}
+
+/// A row type both drivers can decode: `#[derive(sqlx::FromRow)]` gives both, and so
+/// do tuples of column types.
+pub(crate) trait Record:
+    for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
+{
+}
+
+impl<T> Record for T where
+    T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
+{
+}
+
+/// A value bound to a `$n` placeholder. Every column type Polis stores has a variant;
+/// the `From` impls below let call sites bind plain Rust values.
+pub(crate) enum Arg<'a> {
+    Uuid(Option<Uuid>),
+    Text(Option<Cow<'a, str>>),
+    BigInt(i64),
+    Int(i32),
+    Time(Option<DateTime<Utc>>),
+    Json(Json<Cow<'a, Value>>),
+}
+
+/// A statement and its arguments, run on a [`Conn`] like `sqlx::query` would be.
+pub(crate) struct Query<'a> {
+    sql: Cow<'a, str>,
+    args: Vec<Arg<'a>>,
+}
+
+pub(crate) fn query<'a>(sql: impl Into<Cow<'a, str>>) -> Query<'a> {
+    Query {
+        sql: sql.into(),
+        args: Vec::new(),
+    }
+}
+
+impl<'a> Query<'a> {
+    pub fn bind(mut self, value: impl Into<Arg<'a>>) -> Self {
+        self.args.push(value.into());
+        self
+    }
+
+    /// Runs the statement; returns the number of rows it changed.
+    pub async fn execute(self, conn: &mut Conn) -> Result<u64, sqlx::Error> {
+        let Query { sql, args } = self;
+        Ok(match conn.driver() {
+            Driver::Postgres(c) => driver_query(&sql, args).execute(c).await?.rows_affected(),
+            Driver::Sqlite(c) => driver_query(&sql, args).execute(c).await?.rows_affected(),
+        })
+    }
+
+    pub async fn fetch_all<R: Record>(self, conn: &mut Conn) -> Result<Vec<R>, sqlx::Error> {
+        let Query { sql, args } = self;
+        match conn.driver() {
+            Driver::Postgres(c) => decode(&driver_query(&sql, args).fetch_all(c).await?),
+            Driver::Sqlite(c) => decode(&driver_query(&sql, args).fetch_all(c).await?),
+        }
+    }
+
+    pub async fn fetch_optional<R: Record>(
+        self,
+        conn: &mut Conn,
+    ) -> Result<Option<R>, sqlx::Error> {
+        let Query { sql, args } = self;
+        match conn.driver() {
+            Driver::Postgres(c) => {
+                decode_optional(driver_query(&sql, args).fetch_optional(c).await?)
+            }
+            Driver::Sqlite(c) => decode_optional(driver_query(&sql, args).fetch_optional(c).await?),
+        }
+    }
+
+    pub async fn fetch_one<R: Record>(self, conn: &mut Conn) -> Result<R, sqlx::Error> {
+        self.fetch_optional(conn)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// The first column of the one row the statement returns.
+    pub async fn scalar<T>(self, conn: &mut Conn) -> Result<T, sqlx::Error>
+    where
+        (T,): Record,
+    {
+        Ok(self.fetch_one::<(T,)>(conn).await?.0)
+    }
+
+    /// The first column of the first row, if the statement returns any.
+    pub async fn optional_scalar<T>(self, conn: &mut Conn) -> Result<Option<T>, sqlx::Error>
+    where
+        (T,): Record,
+    {
+        Ok(self.fetch_optional::<(T,)>(conn).await?.map(|row| row.0))
+    }
+}
+
+/// The driver's own query with every argument bound. Written once for both drivers:
+/// each bound here is one the drivers meet for every type Polis stores.
+fn driver_query<'q, DB>(
+    sql: &'q str,
+    args: Vec<Arg<'q>>,
+) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    DB: Database,
+    Option<Uuid>: Encode<'q, DB> + Type<DB>,
+    Option<Cow<'q, str>>: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    i32: Encode<'q, DB> + Type<DB>,
+    Option<DateTime<Utc>>: Encode<'q, DB> + Type<DB>,
+    Json<Cow<'q, Value>>: Encode<'q, DB> + Type<DB>,
+{
+    args.into_iter()
+        .fold(sqlx::query::<DB>(sql), |query, arg| match arg {
+            Arg::Uuid(value) => query.bind(value),
+            Arg::Text(value) => query.bind(value),
+            Arg::BigInt(value) => query.bind(value),
+            Arg::Int(value) => query.bind(value),
+            Arg::Time(value) => query.bind(value),
+            Arg::Json(value) => query.bind(value),
+        })
+}
+
+fn decode<DbRow: sqlx::Row, R: for<'r> FromRow<'r, DbRow>>(
+    rows: &[DbRow],
+) -> Result<Vec<R>, sqlx::Error> {
+    rows.iter().map(R::from_row).collect()
+}
+
+fn decode_optional<DbRow: sqlx::Row, R: for<'r> FromRow<'r, DbRow>>(
+    row: Option<DbRow>,
+) -> Result<Option<R>, sqlx::Error> {
+    row.as_ref().map(R::from_row).transpose()
+}
+
+impl From<Uuid> for Arg<'_> {
+    fn from(value: Uuid) -> Self {
+        Arg::Uuid(Some(value))
+    }
+}
+
+impl From<&Uuid> for Arg<'_> {
+    fn from(value: &Uuid) -> Self {
+        Arg::Uuid(Some(*value))
+    }
+}
+
+impl From<Option<Uuid>> for Arg<'_> {
+    fn from(value: Option<Uuid>) -> Self {
+        Arg::Uuid(value)
+    }
+}
+
+impl<'a> From<&'a str> for Arg<'a> {
+    fn from(value: &'a str) -> Self {
+        Arg::Text(Some(Cow::Borrowed(value)))
+    }
+}
+
+impl<'a> From<&'a String> for Arg<'a> {
+    fn from(value: &'a String) -> Self {
+        Arg::Text(Some(Cow::Borrowed(value)))
+    }
+}
+
+impl From<String> for Arg<'_> {
+    fn from(value: String) -> Self {
+        Arg::Text(Some(Cow::Owned(value)))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Arg<'a> {
+    fn from(value: Option<&'a str>) -> Self {
+        Arg::Text(value.map(Cow::Borrowed))
+    }
+}
+
+impl<'a> From<&'a Option<String>> for Arg<'a> {
+    fn from(value: &'a Option<String>) -> Self {
+        Arg::Text(value.as_deref().map(Cow::Borrowed))
+    }
+}
+
+impl From<Option<String>> for Arg<'_> {
+    fn from(value: Option<String>) -> Self {
+        Arg::Text(value.map(Cow::Owned))
+    }
+}
+
+impl From<i64> for Arg<'_> {
+    fn from(value: i64) -> Self {
+        Arg::BigInt(value)
+    }
+}
+
+impl From<i32> for Arg<'_> {
+    fn from(value: i32) -> Self {
+        Arg::Int(value)
+    }
+}
+
+impl From<DateTime<Utc>> for Arg<'_> {
+    fn from(value: DateTime<Utc>) -> Self {
+        Arg::Time(Some(value))
+    }
+}
+
+impl From<Option<DateTime<Utc>>> for Arg<'_> {
+    fn from(value: Option<DateTime<Utc>>) -> Self {
+        Arg::Time(value)
+    }
+}
+
+impl<'a> From<Json<&'a Value>> for Arg<'a> {
+    fn from(value: Json<&'a Value>) -> Self {
+        Arg::Json(Json(Cow::Borrowed(value.0)))
+    }
+}
+
+impl From<Json<Value>> for Arg<'_> {
+    fn from(value: Json<Value>) -> Self {
+        Arg::Json(Json(Cow::Owned(value.0)))
+    }
+}

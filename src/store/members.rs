@@ -1,0 +1,465 @@
+//! Memberships: who belongs to which org with which role, the two invariants that
+//! guard them (the member cap and "someone can always manage members"), and the
+//! profile snapshots that member search reads.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use super::db::{query, Conn};
+use super::invitations::live_pending;
+use super::orgs::{like_pattern, lock_org, merge_metadata, OrgSummary};
+use super::roles::{
+    permissions_of, role_exists, role_has, role_permission_rows, share_role_catalog,
+};
+use super::{OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
+use crate::domain::role::MEMBERSHIPS_MANAGE;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Membership {
+    pub org_id: Uuid,
+    pub identity_id: Uuid,
+    pub role: String,
+    pub permissions: Vec<String>,
+    pub public_metadata: Value,
+    pub private_metadata: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Which members a listing covers.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    /// Only members with this role key.
+    pub role: Option<String>,
+    /// Case-insensitive substring of the member's e-mail or name, as last seen in Kratos.
+    pub query: Option<String>,
+}
+
+/// A deep-merge update of public and/or private metadata (`null` removes a key).
+#[derive(Debug, Clone, Default)]
+pub struct MetadataPatch {
+    pub public: Option<serde_json::Map<String, Value>>,
+    pub private: Option<serde_json::Map<String, Value>>,
+}
+
+/// What Polis last saw of a Kratos identity: kept to search members by e-mail or name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityProfile {
+    pub identity_id: Uuid,
+    pub email: Option<String>,
+    /// Lower-cased e-mail, names and username.
+    pub search_text: String,
+    pub traits: Value,
+}
+
+#[async_trait]
+pub trait MemberStore: Send + Sync {
+    async fn find_membership(&self, org: Uuid, identity: Uuid) -> StoreResult<Option<Membership>>;
+    async fn list_members(
+        &self,
+        org: Uuid,
+        filter: &MemberFilter,
+        page: PageRequest,
+    ) -> StoreResult<Vec<Membership>>;
+    /// Adds a member unless that would exceed the org's cap (members plus pending
+    /// invitations not yet expired at `now`).
+    async fn add_member(
+        &self,
+        org: Uuid,
+        identity: Uuid,
+        role: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Membership>;
+    /// Changes a role unless that would leave no member able to manage members.
+    async fn change_role(
+        &self,
+        org: Uuid,
+        identity: Uuid,
+        role: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Membership>;
+    /// Removes a member unless that would leave no member able to manage members.
+    async fn remove_member(&self, org: Uuid, identity: Uuid) -> StoreResult<()>;
+    /// Deep-merges metadata into a membership's, under the org lock.
+    async fn merge_member_metadata(
+        &self,
+        org: Uuid,
+        identity: Uuid,
+        patch: MetadataPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Membership>;
+    /// The identity's memberships with their orgs, ordered by org id.
+    async fn list_memberships_of(
+        &self,
+        identity: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Vec<(Membership, OrgSummary)>>;
+    /// Records what Kratos said about these identities.
+    async fn save_identity_profiles(
+        &self,
+        profiles: &[IdentityProfile],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+}
+
+pub(super) const MEMBERSHIP_COLUMNS: &str = "m.org_id, m.identity_id, m.role, \
+    m.public_metadata, m.private_metadata, m.created_at, m.updated_at";
+
+/// Members of an org, other than one identity, whose role carries a permission.
+const COUNT_OTHER_HOLDERS: &str = "SELECT COUNT(*) FROM org_membership m \
+    JOIN role_permissions rp ON rp.role_key = m.role AND rp.permission = $3 \
+    WHERE m.org_id = $1 AND m.identity_id <> $2";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MembershipRow {
+    org_id: Uuid,
+    identity_id: Uuid,
+    role: String,
+    public_metadata: Json<Value>,
+    private_metadata: Json<Value>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl MembershipRow {
+    /// Attaches the role's permissions, taken from the catalog's `(role, permission)` rows.
+    fn with_permissions(self, catalog: &[(String, String)]) -> Membership {
+        Membership {
+            permissions: permissions_of(catalog, &self.role),
+            org_id: self.org_id,
+            identity_id: self.identity_id,
+            role: self.role,
+            public_metadata: self.public_metadata.0,
+            private_metadata: self.private_metadata.0,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MembershipWithOrgRow {
+    #[sqlx(flatten)]
+    membership: MembershipRow,
+    org_name: String,
+    org_slug: String,
+    org_image_url: Option<String>,
+}
+
+impl MembershipWithOrgRow {
+    fn split(self, catalog: &[(String, String)]) -> (Membership, OrgSummary) {
+        let org = OrgSummary {
+            id: self.membership.org_id,
+            name: self.org_name,
+            slug: self.org_slug,
+            image_url: self.org_image_url,
+        };
+        (self.membership.with_permissions(catalog), org)
+    }
+}
+
+pub(super) async fn load_membership(
+    conn: &mut Conn,
+    org: Uuid,
+    identity: Uuid,
+) -> StoreResult<Option<Membership>> {
+    let row: Option<MembershipRow> = query(format!(
+        "SELECT {MEMBERSHIP_COLUMNS} FROM org_membership m \
+         WHERE m.org_id = $1 AND m.identity_id = $2"
+    ))
+    .bind(org)
+    .bind(identity)
+    .fetch_optional(conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let catalog = role_permission_rows(conn).await?;
+    Ok(Some(row.with_permissions(&catalog)))
+}
+
+async fn load_existing_membership(
+    conn: &mut Conn,
+    org: Uuid,
+    identity: Uuid,
+) -> StoreResult<Membership> {
+    load_membership(conn, org, identity)
+        .await?
+        .ok_or(StoreError::MemberNotFound)
+}
+
+/// Locks the org and reads the membership about to change.
+async fn lock_membership(conn: &mut Conn, org: Uuid, identity: Uuid) -> StoreResult<Membership> {
+    lock_org(conn, org).await?;
+    load_existing_membership(conn, org, identity).await
+}
+
+/// Seats an org's cap counts: its members plus invitations still pending at `now`.
+pub(super) async fn seats_taken(
+    conn: &mut Conn,
+    org: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<i64> {
+    let pending = live_pending(2);
+    Ok(query(format!(
+        "SELECT (SELECT COUNT(*) FROM org_membership WHERE org_id = $1) + \
+         (SELECT COUNT(*) FROM invitations i WHERE i.org_id = $1 AND {pending})"
+    ))
+    .bind(org)
+    .bind(now)
+    .scalar(conn)
+    .await?)
+}
+
+/// Inserts a membership, refusing a second one for the same identity.
+pub(super) async fn insert_membership(
+    conn: &mut Conn,
+    org: Uuid,
+    identity: Uuid,
+    role: &str,
+    metadata: (&Value, &Value),
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    query(
+        "INSERT INTO org_membership (identity_id, org_id, role, public_metadata, \
+         private_metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(identity)
+    .bind(org)
+    .bind(role)
+    .bind(Json(metadata.0))
+    .bind(Json(metadata.1))
+    .bind(now)
+    .execute(conn)
+    .await
+    .on_unique(Unique::Membership, StoreError::AlreadyMember)?;
+    Ok(())
+}
+
+/// Refuses when `identity` is the org's last member able to manage members and is
+/// about to lose that ability (`new_role` `None`: it leaves).
+async fn ensure_not_last_manager(
+    conn: &mut Conn,
+    org: Uuid,
+    current: &Membership,
+    new_role: Option<&str>,
+) -> StoreResult<()> {
+    share_role_catalog(conn).await?;
+    if !role_has(conn, &current.role, MEMBERSHIPS_MANAGE).await? {
+        return Ok(());
+    }
+    if let Some(new_role) = new_role {
+        if role_has(conn, new_role, MEMBERSHIPS_MANAGE).await? {
+            return Ok(());
+        }
+    }
+    let others: i64 = query(COUNT_OTHER_HOLDERS)
+        .bind(org)
+        .bind(current.identity_id)
+        .bind(MEMBERSHIPS_MANAGE)
+        .scalar(conn)
+        .await?;
+    if others == 0 {
+        Err(StoreError::LastAdmin)
+    } else {
+        Ok(())
+    }
+}
+
+/// `SELECT … FROM org_membership` for one org's listing, placeholders in bind order:
+/// org, after, role, query, limit (role and query only when present).
+fn list_members_sql(filter: &MemberFilter) -> String {
+    let mut sql = format!("SELECT {MEMBERSHIP_COLUMNS} FROM org_membership m");
+    if filter.query.is_some() {
+        sql.push_str(" JOIN identity_profiles p ON p.identity_id = m.identity_id");
+    }
+    sql.push_str(" WHERE m.org_id = $1 AND m.identity_id > $2");
+    let mut n = 3;
+    if filter.role.is_some() {
+        sql.push_str(&format!(" AND m.role = ${n}"));
+        n += 1;
+    }
+    if filter.query.is_some() {
+        sql.push_str(&format!(" AND p.search_text LIKE ${n} ESCAPE '\\'"));
+        n += 1;
+    }
+    sql.push_str(&format!(" ORDER BY m.identity_id LIMIT ${n}"));
+    sql
+}
+
+#[async_trait]
+impl MemberStore for SqlStore {
+    async fn find_membership(&self, org: Uuid, identity: Uuid) -> StoreResult<Option<Membership>> {
+        let mut conn = self.db.acquire().await?;
+        load_membership(&mut conn, org, identity).await
+    }
+
+    async fn list_members(
+        &self,
+        org: Uuid,
+        filter: &MemberFilter,
+        page: PageRequest,
+    ) -> StoreResult<Vec<Membership>> {
+        let mut statement = query(list_members_sql(filter))
+            .bind(org)
+            .bind(page.after.unwrap_or(Uuid::nil()));
+        if let Some(role) = &filter.role {
+            statement = statement.bind(role);
+        }
+        if let Some(search) = &filter.query {
+            statement = statement.bind(like_pattern(&search.to_lowercase()));
+        }
+        let mut conn = self.db.acquire().await?;
+        let rows: Vec<MembershipRow> = statement
+            .bind(i64::from(page.limit))
+            .fetch_all(&mut conn)
+            .await?;
+        let catalog = role_permission_rows(&mut conn).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| r.with_permissions(&catalog))
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(org = %org, identity = %identity))]
+    async fn add_member(
+        &self,
+        org: Uuid,
+        identity: Uuid,
+        role: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Membership> {
+        let mut tx = self.db.begin_write().await?;
+        let cap = lock_org(&mut tx, org).await?;
+        if load_membership(&mut tx, org, identity).await?.is_some() {
+            return Err(StoreError::AlreadyMember);
+        }
+        role_exists(&mut tx, role).await?;
+        if cap > 0 && seats_taken(&mut tx, org, now).await? >= i64::from(cap) {
+            return Err(StoreError::QuotaExceeded);
+        }
+        let empty = Value::Object(serde_json::Map::new());
+        insert_membership(&mut tx, org, identity, role, (&empty, &empty), now).await?;
+        let membership = load_existing_membership(&mut tx, org, identity).await?;
+        tx.commit().await?;
+        Ok(membership)
+    }
+
+    #[tracing::instrument(skip_all, fields(org = %org, identity = %identity))]
+    async fn change_role(
+        &self,
+        org: Uuid,
+        identity: Uuid,
+        role: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Membership> {
+        let mut tx = self.db.begin_write().await?;
+        let current = lock_membership(&mut tx, org, identity).await?;
+        role_exists(&mut tx, role).await?;
+        ensure_not_last_manager(&mut tx, org, &current, Some(role)).await?;
+        query(
+            "UPDATE org_membership SET role = $3, updated_at = $4 \
+             WHERE org_id = $1 AND identity_id = $2",
+        )
+        .bind(org)
+        .bind(identity)
+        .bind(role)
+        .bind(now)
+        .execute(&mut tx)
+        .await?;
+        let membership = load_existing_membership(&mut tx, org, identity).await?;
+        tx.commit().await?;
+        Ok(membership)
+    }
+
+    #[tracing::instrument(skip_all, fields(org = %org, identity = %identity))]
+    async fn remove_member(&self, org: Uuid, identity: Uuid) -> StoreResult<()> {
+        let mut tx = self.db.begin_write().await?;
+        let current = lock_membership(&mut tx, org, identity).await?;
+        ensure_not_last_manager(&mut tx, org, &current, None).await?;
+        query("DELETE FROM org_membership WHERE org_id = $1 AND identity_id = $2")
+            .bind(org)
+            .bind(identity)
+            .execute(&mut tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(org = %org, identity = %identity))]
+    async fn merge_member_metadata(
+        &self,
+        org: Uuid,
+        identity: Uuid,
+        patch: MetadataPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Membership> {
+        let mut tx = self.db.begin_write().await?;
+        let current = lock_membership(&mut tx, org, identity).await?;
+        let (public, private) =
+            merge_metadata(&current.public_metadata, &current.private_metadata, patch)?;
+        query(
+            "UPDATE org_membership SET public_metadata = $3, private_metadata = $4, \
+             updated_at = $5 WHERE org_id = $1 AND identity_id = $2",
+        )
+        .bind(org)
+        .bind(identity)
+        .bind(Json(&public))
+        .bind(Json(&private))
+        .bind(now)
+        .execute(&mut tx)
+        .await?;
+        let membership = load_existing_membership(&mut tx, org, identity).await?;
+        tx.commit().await?;
+        Ok(membership)
+    }
+
+    async fn list_memberships_of(
+        &self,
+        identity: Uuid,
+        page: PageRequest,
+    ) -> StoreResult<Vec<(Membership, OrgSummary)>> {
+        let mut conn = self.db.acquire().await?;
+        let rows: Vec<MembershipWithOrgRow> = query(format!(
+            "SELECT {MEMBERSHIP_COLUMNS}, o.name AS org_name, o.slug AS org_slug, \
+             o.image_url AS org_image_url FROM org_membership m JOIN orgs o ON o.id = m.org_id \
+             WHERE m.identity_id = $1 AND m.org_id > $2 ORDER BY m.org_id LIMIT $3"
+        ))
+        .bind(identity)
+        .bind(page.after.unwrap_or(Uuid::nil()))
+        .bind(i64::from(page.limit))
+        .fetch_all(&mut conn)
+        .await?;
+        let catalog = role_permission_rows(&mut conn).await?;
+        Ok(rows.into_iter().map(|r| r.split(&catalog)).collect())
+    }
+
+    async fn save_identity_profiles(
+        &self,
+        profiles: &[IdentityProfile],
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if profiles.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db.begin().await?;
+        for profile in profiles {
+            query(
+                "INSERT INTO identity_profiles (identity_id, email, search_text, traits, \
+                 refreshed_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (identity_id) DO UPDATE \
+                 SET email = excluded.email, search_text = excluded.search_text, \
+                 traits = excluded.traits, refreshed_at = excluded.refreshed_at",
+            )
+            .bind(profile.identity_id)
+            .bind(&profile.email)
+            .bind(&profile.search_text)
+            .bind(Json(&profile.traits))
+            .bind(now)
+            .execute(&mut tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
