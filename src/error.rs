@@ -244,13 +244,7 @@ impl From<StoreError> for ApiError {
                 InvitationEmailMismatch,
                 "accepting needs a verified e-mail address equal to the invited one",
             ),
-            StoreError::MetadataTooLarge(field) => ApiError::field(
-                field,
-                format!(
-                    "after merging, must serialize to at most {} bytes",
-                    crate::domain::validation::MAX_METADATA_BYTES
-                ),
-            ),
+            StoreError::InvalidMetadata { field, message } => ApiError::field(field, message),
             StoreError::Database(ref db) if is_unavailable(db) => {
                 tracing::error!(error = %err, "database unavailable");
                 ApiError::new(DatabaseUnavailable, "the database is unavailable")

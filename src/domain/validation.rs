@@ -49,18 +49,29 @@ pub fn validate_metadata(value: &serde_json::Value) -> Result<(), String> {
     if !value.is_object() {
         return Err("must be a JSON object".into());
     }
-    let serialized = serde_json::to_string(value).unwrap_or_default();
-    // PostgreSQL cannot store U+0000 in JSON; refuse it on every backend alike.
-    if serialized.contains("\\u0000") {
-        return Err("must not contain the character U+0000".into());
+    // PostgreSQL cannot store U+0000 in JSON; refuse it on every backend alike. The
+    // character itself, in a key or a string, not the six characters `\u0000`.
+    if holds_nul(value) {
+        return Err("must not contain the character U+0000 (NUL) in a key or string".into());
     }
-    let size = serialized.len();
+    let size = serde_json::to_string(value).map_or(usize::MAX, |s| s.len());
     if size > MAX_METADATA_BYTES {
         return Err(format!(
             "must serialize to at most {MAX_METADATA_BYTES} bytes (got {size})"
         ));
     }
     Ok(())
+}
+
+/// Whether a key or string anywhere in `value` contains U+0000.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
 }
 
 pub fn validate_http_url(url: &str) -> Result<(), String> {
@@ -83,7 +94,17 @@ mod tests {
         assert!(validate_metadata(&json!({"plan": "pro"})).is_ok());
         assert!(validate_metadata(&json!([1])).is_err());
         assert!(validate_metadata(&json!({"big": "x".repeat(MAX_METADATA_BYTES)})).is_err());
-        assert!(validate_metadata(&json!({"nul": "a\u{0}b"})).is_err());
+    }
+
+    #[test]
+    fn metadata_refuses_the_nul_character_not_its_escape() {
+        let nul = |v: serde_json::Value| validate_metadata(&v).unwrap_err();
+        assert!(nul(json!({"nul": "a\u{0}b"})).contains("U+0000"));
+        assert!(nul(json!({"deep": [{"x": "\u{0}"}]})).contains("U+0000"));
+        assert!(nul(json!({"k\u{0}": 1})).contains("U+0000"));
+        // A backslash followed by `u0000` is six ordinary characters.
+        assert!(validate_metadata(&json!({"k": "a\\u0000b"})).is_ok());
+        assert!(validate_metadata(&json!({"k\\u0000": "x"})).is_ok());
     }
 
     #[test]

@@ -72,8 +72,12 @@ pub enum StoreError {
     AddressNotVerified,
     #[error("Clerk id {0} already belongs to another organization's record")]
     ClerkIdConflict(String),
-    #[error("{0} would exceed the metadata size limit")]
-    MetadataTooLarge(&'static str),
+    /// Merged metadata that breaks a rule of `validate_metadata` (the message says which).
+    #[error("{field} {message}")]
+    InvalidMetadata {
+        field: &'static str,
+        message: String,
+    },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]

@@ -164,8 +164,12 @@ pub(super) fn merge_metadata(
     let private = patch
         .private
         .map_or_else(|| private.clone(), |p| merged(private, p));
-    validate_metadata(&public).map_err(|_| StoreError::MetadataTooLarge("public_metadata"))?;
-    validate_metadata(&private).map_err(|_| StoreError::MetadataTooLarge("private_metadata"))?;
+    for (field, value) in [("public_metadata", &public), ("private_metadata", &private)] {
+        validate_metadata(value).map_err(|message| StoreError::InvalidMetadata {
+            field,
+            message: format!("after merging, {message}"),
+        })?;
+    }
     Ok((public, private))
 }
 

@@ -10,6 +10,7 @@ mod import;
 
 mod auth;
 mod concurrency;
+mod hardening;
 mod invitations;
 mod logging;
 mod members;

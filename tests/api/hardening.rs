@@ -1,0 +1,119 @@
+//! The security review's findings (issue 9): each test fails on the code before its fix.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::harness::{Auth, Backend, TestApp};
+use crate::on_both_backends;
+
+/// Numbers at the edges of what JSON carries come back exactly as they were sent, on
+/// every metadata field, although PostgreSQL's jsonb prints them in its own notation.
+async fn metadata_numbers_round_trip(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.user("alice");
+    let numbers = json!({
+        "max": 1.797_693_134_862_315_7e308,
+        "min_subnormal": 5e-324,
+        "tiny": -1.5e-300,
+        "huge": 1e300,
+        "u64_max": u64::MAX,
+        "i64_min": i64::MIN,
+        "integral_float": 100.0,
+        "third": 0.333_333_333_333_333_3,
+        "nested": [1.797_693_134_862_315_7e308, {"x": -2.225_073_858_507_201_4e-308}]
+    });
+    let created = app
+        .post(
+            "/orgs",
+            Auth::Bearer(&app.admin_key),
+            json!({"name": "Numbers", "public_metadata": numbers, "private_metadata": numbers}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["public_metadata"], numbers);
+    assert_eq!(created.body["private_metadata"], numbers);
+    let id = created.str("id");
+    let read = app
+        .get(&format!("/orgs/{id}"), Auth::Bearer(&app.admin_key))
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.body["public_metadata"], numbers);
+
+    let org = app.create_org(&alice, "Members").await;
+    let org_id = org["id"].as_str().unwrap();
+    let merged = app
+        .patch(
+            &format!("/orgs/{org_id}/members/{}/metadata", alice.id),
+            Auth::Bearer(&alice.token),
+            json!({"public_metadata": {"n": numbers}}),
+        )
+        .await;
+    assert_eq!(merged.status, StatusCode::OK, "{}", merged.body);
+    assert_eq!(merged.body["public_metadata"], json!({"n": numbers}));
+    let invited = app
+        .post(
+            &format!("/orgs/{org_id}/invitations"),
+            Auth::Bearer(&alice.token),
+            json!({"email_address": "n@example.com", "public_metadata": numbers}),
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
+    assert_eq!(invited.body["public_metadata"], numbers);
+}
+
+/// Only the NUL character itself is refused, with a message that names it, in whole
+/// documents and in merge patches alike; the six characters `\u0000` are ordinary text.
+async fn metadata_refuses_exactly_the_nul_character(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.user("alice");
+    let escaped = json!({"k": "a\\u0000b", "k\\u0000": "key"});
+    let created = app
+        .post(
+            "/orgs",
+            Auth::Bearer(&alice.token),
+            json!({"name": "Escapes", "public_metadata": escaped}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["public_metadata"], escaped);
+    let id = created.str("id");
+
+    let refused = app
+        .post(
+            "/orgs",
+            Auth::Bearer(&alice.token),
+            json!({"name": "Nul", "public_metadata": {"k": "a\u{0}b"}}),
+        )
+        .await;
+    refused.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(refused.body["errors"][0]["field"], "public_metadata");
+    assert!(
+        refused.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("U+0000"),
+        "{}",
+        refused.body
+    );
+    for path in [
+        format!("/orgs/{id}/metadata"),
+        format!("/orgs/{id}/members/{}/metadata", alice.id),
+    ] {
+        let patch = app
+            .patch(
+                &path,
+                Auth::Bearer(&alice.token),
+                json!({"public_metadata": {"deep": {"k": "\u{0}"}}}),
+            )
+            .await;
+        patch.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        let message = patch.body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("U+0000"), "{path}: {}", patch.body);
+        assert!(!message.contains("bytes"), "{path}: {}", patch.body);
+    }
+}
+
+on_both_backends!(
+    metadata_numbers_round_trip,
+    metadata_refuses_exactly_the_nul_character,
+);
