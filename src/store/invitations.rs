@@ -9,7 +9,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::db::{query, Conn};
-use super::members::{insert_membership, load_membership, seats_taken};
+use super::members::{insert_membership, load_membership, members_count, seats_taken};
 use super::orgs::{lock_org, OrgSummary};
 use super::roles::role_exists;
 use super::{Membership, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
@@ -211,28 +211,33 @@ async fn load_invitation(conn: &mut Conn, id: Uuid, now: DateTime<Utc>) -> Store
 
 /// Loads an invitation with its org row locked, re-reading it after the lock so the
 /// status seen is the one this transaction may change.
-async fn lock_invitation(conn: &mut Conn, id: Uuid, now: DateTime<Utc>) -> StoreResult<Invitation> {
+/// Also returns the org's member cap.
+async fn lock_invitation(
+    conn: &mut Conn,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<(Invitation, i32)> {
     let unlocked = load_invitation(conn, id, now).await?;
-    lock_org(conn, unlocked.org_id).await?;
-    load_invitation(conn, id, now).await
+    let cap = lock_org(conn, unlocked.org_id).await?;
+    Ok((load_invitation(conn, id, now).await?, cap))
 }
 
 /// Locks an invitation the caller wants to accept or decline, and checks it is theirs
-/// to answer and still pending.
+/// to answer and still pending. Also returns the org's member cap.
 async fn lock_for_invitee(
     conn: &mut Conn,
     id: Uuid,
     verified_emails: &[String],
     now: DateTime<Utc>,
-) -> StoreResult<Invitation> {
-    let invitation = lock_invitation(conn, id, now).await?;
+) -> StoreResult<(Invitation, i32)> {
+    let (invitation, cap) = lock_invitation(conn, id, now).await?;
     check_acceptable(
         invitation.status,
         &invitation.email_address,
         verified_emails,
     )
     .map_err(refusal_error)?;
-    Ok(invitation)
+    Ok((invitation, cap))
 }
 
 async fn set_invitation_status(
@@ -455,10 +460,15 @@ impl InvitationStore for SqlStore {
         now: DateTime<Utc>,
     ) -> StoreResult<Membership> {
         let mut tx = self.db.begin_write().await?;
-        let invitation = lock_for_invitee(&mut tx, id, verified_emails, now).await?;
+        let (invitation, cap) = lock_for_invitee(&mut tx, id, verified_emails, now).await?;
         let org = invitation.org_id;
         if load_membership(&mut tx, org, identity).await?.is_some() {
             return Err(StoreError::AlreadyMember);
+        }
+        // The invitation held a seat, but the cap may have been lowered since it was
+        // sent: as Clerk does, the cap wins over a promise it no longer covers.
+        if cap > 0 && members_count(&mut tx, org).await? >= i64::from(cap) {
+            return Err(StoreError::QuotaExceeded);
         }
         role_exists(&mut tx, &invitation.role).await?;
         let metadata = (&invitation.public_metadata, &invitation.private_metadata);

@@ -113,7 +113,56 @@ async fn metadata_refuses_exactly_the_nul_character(backend: Backend) {
     }
 }
 
+/// An admin key lowers the cap below the seats invitations promised: acceptances stop
+/// at the cap (409 `membership_quota_exceeded`, as Clerk does) instead of overshooting.
+async fn accepting_respects_a_lowered_cap(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.user("alice");
+    let org = app.create_capped_org(&alice, "Capped", 3).await;
+    let (bob, carol) = (app.user("bob"), app.user("carol"));
+    let mut tokens = Vec::new();
+    for invitee in [&bob, &carol] {
+        let invited = app
+            .post(
+                &format!("/orgs/{org}/invitations"),
+                Auth::Bearer(&alice.token),
+                json!({"email_address": invitee.email}),
+            )
+            .await;
+        assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
+        tokens.push(invited.str("token"));
+    }
+    let lowered = app
+        .patch(
+            &format!("/orgs/{org}"),
+            Auth::Bearer(&app.admin_key),
+            json!({"max_allowed_memberships": 2}),
+        )
+        .await;
+    assert_eq!(lowered.status, StatusCode::OK, "{}", lowered.body);
+    let first = app
+        .post(
+            "/invitations/accept",
+            Auth::Bearer(&bob.token),
+            json!({"token": tokens[0]}),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    app.post(
+        "/invitations/accept",
+        Auth::Bearer(&carol.token),
+        json!({"token": tokens[1]}),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "membership_quota_exceeded");
+    let org_now = app
+        .get(&format!("/orgs/{org}"), Auth::Bearer(&app.admin_key))
+        .await;
+    assert_eq!(org_now.body["members_count"], 2);
+}
+
 on_both_backends!(
+    accepting_respects_a_lowered_cap,
     metadata_numbers_round_trip,
     metadata_refuses_exactly_the_nul_character,
 );
