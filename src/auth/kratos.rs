@@ -216,7 +216,8 @@ fn session_outcome(body: SessionBody) -> WhoamiOutcome {
         .verifiable_addresses
         .into_iter()
         .filter(|a| a.verified && a.via == "email")
-        .map(|a| a.value.to_lowercase())
+        // Kratos's own stored form, kept as it is (see `check_acceptable`).
+        .map(|a| a.value)
         .collect();
     WhoamiOutcome::Active(SessionInfo {
         identity_id: body.identity.id,

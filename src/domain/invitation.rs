@@ -72,11 +72,12 @@ pub fn check_acceptable(
     invited: &str,
     verified_emails: &[String],
 ) -> Result<(), Refusal> {
-    // The address first: someone else must not learn this invitation's state.
-    if !verified_emails
-        .iter()
-        .any(|e| e.eq_ignore_ascii_case(invited))
-    {
+    // The address first: someone else must not learn this invitation's state. The
+    // invited address is put in the form Kratos stores (see `normalize_email`); the
+    // verified ones are Kratos's own values and are compared as they are: folding them
+    // again could make two addresses that Kratos keeps apart equal.
+    let invited = kratos_lowercase(invited.trim());
+    if !verified_emails.iter().any(|e| *e == invited) {
         return Err(Refusal::AddressNotVerified);
     }
     if status != InvitationStatus::Pending {
@@ -85,10 +86,11 @@ pub fn check_acceptable(
     Ok(())
 }
 
-/// Normalizes and checks an e-mail address: trimmed, lower-cased, one `@` with text on
-/// both sides and a dot in the domain, at most 320 characters.
+/// Normalizes and checks an e-mail address: trimmed and lower-cased exactly as Kratos
+/// stores the addresses it verifies ([`kratos_lowercase`]), one `@` with text on both
+/// sides and a dot in the domain, at most 320 characters.
 pub fn normalize_email(raw: &str) -> Result<String, String> {
-    let email = raw.trim().to_lowercase();
+    let email = kratos_lowercase(raw.trim());
     let valid = email.len() <= 320
         && !email.chars().any(char::is_whitespace)
         && email.split_once('@').is_some_and(|(local, domain)| {
@@ -103,6 +105,25 @@ pub fn normalize_email(raw: &str) -> Result<String, String> {
     } else {
         Err("must be an e-mail address".into())
     }
+}
+
+/// Lower-cases text as Kratos does before storing an e-mail address (Go's
+/// `strings.ToLower`): each character takes its one-character (simple) lower-case
+/// mapping. That differs from Rust's `to_lowercase` only where the full mapping has
+/// several characters: `İ` (U+0130) becomes `i`, as in Go, not `i̇`. Characters such as
+/// the Kelvin sign (U+212A) become `k` in both, so an address typed with one is the
+/// ASCII address to Kratos too, and it verifies only through that mailbox.
+pub fn kratos_lowercase(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let mut lower = c.to_lowercase();
+            match (lower.next(), lower.next()) {
+                (Some(single), None) => single,
+                _ if c == '\u{130}' => 'i',
+                _ => c,
+            }
+        })
+        .collect()
 }
 
 /// When an invitation made at `now` lasting `days` (1–365, default 30) expires.
@@ -155,6 +176,31 @@ mod tests {
             check_acceptable(Accepted, "bob@example.com", &mine),
             Err(Refusal::AddressNotVerified),
             "a stranger learns nothing about the invitation's state"
+        );
+    }
+
+    #[test]
+    fn addresses_compare_as_kratos_stores_them() {
+        // Kratos lower-cases a typed Kelvin sign to `k`: that address is kate@'s.
+        assert_eq!(
+            normalize_email("\u{212A}ate@example.com").unwrap(),
+            "kate@example.com"
+        );
+        // Go's one-character mapping, not Rust's two-character one.
+        assert_eq!(
+            normalize_email("\u{130}nfo@example.com").unwrap(),
+            "info@example.com"
+        );
+        // A verified address Kratos kept unfolded is not the ASCII one.
+        let kelvin = vec!["\u{212A}ate@example.com".to_owned()];
+        assert_eq!(
+            check_acceptable(InvitationStatus::Pending, "kate@example.com", &kelvin),
+            Err(Refusal::AddressNotVerified)
+        );
+        let dotted = vec!["i\u{307}nfo@example.com".to_owned()];
+        assert_eq!(
+            check_acceptable(InvitationStatus::Pending, "info@example.com", &dotted),
+            Err(Refusal::AddressNotVerified)
         );
     }
 

@@ -12,6 +12,7 @@ use super::clerk::{from_millis, normalize_role_key, ClerkInvitation, ClerkMember
 use super::report::{
     ImportProblem, InvitationReport, MappedBy, MemberReport, OrgReport, ProblemCode,
 };
+use crate::domain::invitation::kratos_lowercase;
 use crate::domain::org::{validate_name, Slug};
 use crate::domain::validation::{validate_http_url, validate_metadata};
 use crate::store::{
@@ -285,7 +286,7 @@ fn plan_invitations(
     let mut rows = Vec::new();
     let mut emails: HashSet<String> = HashSet::new();
     for inv in &bundle.invitations {
-        let email = inv.email_address.trim().to_lowercase();
+        let email = kratos_lowercase(inv.email_address.trim());
         report.invitations.push(InvitationReport {
             clerk_id: inv.id.clone(),
             email_address: email.clone(),

@@ -444,7 +444,7 @@ impl InvitationStore for SqlStore {
         .bind(i64::from(page.limit))
         .bind(now);
         for email in emails {
-            statement = statement.bind(email.to_lowercase());
+            statement = statement.bind(email);
         }
         let mut conn = self.db.acquire().await?;
         let rows: Vec<InvitationWithOrgRow> = statement.fetch_all(&mut conn).await?;

@@ -196,10 +196,12 @@ async fn lock_membership(conn: &mut Conn, org: Uuid, identity: Uuid) -> StoreRes
 }
 
 pub(super) async fn members_count(conn: &mut Conn, org: Uuid) -> StoreResult<i64> {
-    Ok(query("SELECT COUNT(*) FROM org_membership WHERE org_id = $1")
-        .bind(org)
-        .scalar(conn)
-        .await?)
+    Ok(
+        query("SELECT COUNT(*) FROM org_membership WHERE org_id = $1")
+            .bind(org)
+            .scalar(conn)
+            .await?,
+    )
 }
 
 /// Seats an org's cap counts: its members plus invitations still pending at `now`.

@@ -161,8 +161,68 @@ async fn accepting_respects_a_lowered_cap(backend: Backend) {
     assert_eq!(org_now.body["members_count"], 2);
 }
 
+/// Polis compares addresses as Kratos stores them. An address typed with a Kelvin sign
+/// is `kate@…` to Kratos (which verifies it through that mailbox), so it is to Polis;
+/// a verified address that Kratos keeps unfolded (a `noformat` schema) is not.
+async fn addresses_match_as_kratos_stores_them(backend: Backend) {
+    use crate::support::kratos_double::{IdentitySeed, NOFORMAT_EMAIL_SCHEMA_ID};
+    let app = TestApp::spawn(backend).await;
+    let alice = app.user("alice");
+    let org = app.create_org(&alice, "Acme").await;
+    let org_id = org["id"].as_str().unwrap();
+    let invited = app
+        .post(
+            &format!("/orgs/{org_id}/invitations"),
+            Auth::Bearer(&alice.token),
+            json!({"email_address": "\u{212A}ate@example.com"}),
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
+    assert_eq!(invited.body["email_address"], "kate@example.com");
+    let invitation = invited.str("id");
+
+    let unfolded = app.kratos.insert_identity(IdentitySeed {
+        traits: json!({"email": "\u{212A}ate@example.com"}),
+        schema_id: Some(NOFORMAT_EMAIL_SCHEMA_ID.to_owned()),
+        ..IdentitySeed::default()
+    });
+    let impostor = app.kratos.create_session(unfolded);
+    let mine = app
+        .get("/me/invitations", Auth::Bearer(&impostor.token))
+        .await;
+    assert_eq!(mine.body["data"], json!([]), "{}", mine.body);
+    app.post(
+        &format!("/me/invitations/{invitation}/accept"),
+        Auth::Bearer(&impostor.token),
+        json!({}),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "invitation_not_found");
+    app.post(
+        "/invitations/accept",
+        Auth::Bearer(&impostor.token),
+        json!({"token": invited.str("token")}),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "invitation_email_mismatch");
+
+    let kate = app
+        .kratos
+        .add_identity(json!({"email": "\u{212A}ate@Example.com"}));
+    let kate = app.kratos.create_session(kate);
+    let accepted = app
+        .post(
+            &format!("/me/invitations/{invitation}/accept"),
+            Auth::Bearer(&kate.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::CREATED, "{}", accepted.body);
+}
+
 on_both_backends!(
     accepting_respects_a_lowered_cap,
+    addresses_match_as_kratos_stores_them,
     metadata_numbers_round_trip,
     metadata_refuses_exactly_the_nul_character,
 );

@@ -70,6 +70,9 @@ pub const SESSION_COOKIE: &str = "ory_kratos_session";
 pub const KRATOS_VERSION: &str = "v26.2.0";
 
 const DEFAULT_SCHEMA_ID: &str = "default";
+/// An identity schema whose `email` trait is verified by e-mail with `"format":
+/// "noformat"`: Kratos then stores the address only trimmed, not lower-cased.
+pub const NOFORMAT_EMAIL_SCHEMA_ID: &str = "noformat-email";
 const DEFAULT_PAGE_SIZE: i64 = 250;
 const MAX_PAGE_SIZE: i64 = 500;
 const MAX_IDS_FILTER: usize = 500;
@@ -111,6 +114,8 @@ pub struct IdentitySeed {
     pub organization_id: Option<Uuid>,
     /// Optional `external_id`.
     pub external_id: Option<String>,
+    /// Identity schema; `default` when `None`.
+    pub schema_id: Option<String>,
 }
 
 impl Default for IdentitySeed {
@@ -124,6 +129,7 @@ impl Default for IdentitySeed {
             verified: true,
             organization_id: None,
             external_id: None,
+            schema_id: None,
         }
     }
 }
@@ -377,6 +383,7 @@ impl KratosDouble {
                 verified: entry.verified,
                 organization_id: entry.organization_id,
                 external_id: entry.external_id,
+                schema_id: None,
             });
             for token in &entry.sessions {
                 self.create_session_with_token(id, token);
@@ -757,7 +764,9 @@ impl Identity {
     fn from_seed(seed: IdentitySeed, now: DateTime<Utc>) -> Identity {
         let mut identity = Identity {
             id: seed.id.unwrap_or_else(Uuid::new_v4),
-            schema_id: DEFAULT_SCHEMA_ID.to_owned(),
+            schema_id: seed
+                .schema_id
+                .unwrap_or_else(|| DEFAULT_SCHEMA_ID.to_owned()),
             state: seed.state,
             state_changed_at: now,
             traits: seed.traits,
@@ -779,7 +788,7 @@ impl Identity {
     /// Re-derives the address from the `email` trait, as Kratos' schema extensions do on every
     /// write: an unchanged value keeps its verification, a new value starts unverified.
     fn sync_email(&mut self, now: DateTime<Utc>) {
-        match email_trait(&self.traits) {
+        match schema_email_trait(&self.traits, &self.schema_id) {
             None => self.email = None,
             Some(value) if self.email.as_ref().is_some_and(|e| e.value == value) => {}
             Some(value) => self.email = Some(EmailAddress::new(value, now)),
@@ -883,9 +892,32 @@ impl Identity {
     }
 }
 
+/// The address Kratos derives from the `email` trait of the default schema.
 fn email_trait(traits: &Value) -> Option<String> {
-    let email = traits.get("email")?.as_str()?.trim().to_lowercase();
+    schema_email_trait(traits, DEFAULT_SCHEMA_ID)
+}
+
+/// Kratos's verification extension: an `email`-format address is trimmed and
+/// lower-cased with Go's `strings.ToLower`; a `noformat` one is only trimmed.
+fn schema_email_trait(traits: &Value, schema_id: &str) -> Option<String> {
+    let raw = traits.get("email")?.as_str()?.trim();
+    let email = if schema_id == NOFORMAT_EMAIL_SCHEMA_ID {
+        raw.to_owned()
+    } else {
+        go_to_lower(raw)
+    };
     (!email.is_empty()).then_some(email)
+}
+
+/// Go's `strings.ToLower`: every rune mapped by its simple (one-rune) lower case, so
+/// U+0130 becomes `i` where Rust's full mapping gives two characters.
+fn go_to_lower(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\u{130}' => 'i',
+            c => c.to_lowercase().next().unwrap_or(c),
+        })
+        .collect()
 }
 
 fn schema_url(public_url: &str, schema_id: &str) -> String {
@@ -1474,12 +1506,13 @@ fn create_identity(shared: &Shared, req: &Incoming) -> Result<Response, ApiError
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned),
+            schema_id: body
+                .get("schema_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         },
         Utc::now(),
     );
-    if let Some(schema_id) = body.get("schema_id").and_then(Value::as_str) {
-        identity.schema_id = schema_id.to_owned();
-    }
     let mut store = shared.store();
     if let Some(identifier) = identity.identifier() {
         if store.identifier_taken(identifier, identity.id) {
