@@ -77,7 +77,7 @@ pub fn check_acceptable(
     // verified ones are Kratos's own values and are compared as they are: folding them
     // again could make two addresses that Kratos keeps apart equal.
     let invited = kratos_lowercase(invited.trim());
-    if !verified_emails.iter().any(|e| *e == invited) {
+    if !verified_emails.contains(&invited) {
         return Err(Refusal::AddressNotVerified);
     }
     if status != InvitationStatus::Pending {
