@@ -1489,7 +1489,7 @@ fn create_identity(shared: &Shared, req: &Incoming) -> Result<Response, ApiError
                     == email
         });
     let non_null = |key: &str| body.get(key).filter(|v| !v.is_null()).cloned();
-    let mut identity = Identity::from_seed(
+    let identity = Identity::from_seed(
         IdentitySeed {
             id: None,
             traits,
