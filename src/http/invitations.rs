@@ -243,10 +243,19 @@ async fn prepare(
     Ok(prepared)
 }
 
-/// `redirect_url` with the token as the `invitation_token` query parameter.
+/// `redirect_url` with the token as its one `invitation_token` query parameter: one
+/// the URL already carries is replaced, so an app reading the first never gets another.
 fn acceptance_url(redirect_url: Option<&str>, token: &str) -> Option<String> {
     let mut url = url::Url::parse(redirect_url?).ok()?;
-    url.query_pairs_mut().append_pair("invitation_token", token);
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(key, _)| key != "invitation_token")
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("invitation_token", token);
     Some(url.into())
 }
 

@@ -220,7 +220,44 @@ async fn addresses_match_as_kratos_stores_them(backend: Backend) {
     assert_eq!(accepted.status, StatusCode::CREATED, "{}", accepted.body);
 }
 
+/// A `redirect_url` that already names an `invitation_token` gets the real token in its
+/// place: the e-mailed link carries exactly one, and it is the one that works.
+async fn acceptance_urls_carry_one_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.user("alice");
+    let org = app.create_org(&alice, "Acme").await;
+    let invited = app
+        .post(
+            &format!("/orgs/{}/invitations", org["id"].as_str().unwrap()),
+            Auth::Bearer(&alice.token),
+            json!({
+                "email_address": "dana@example.com",
+                "redirect_url": "https://app.example.com/join?invitation_token=forged&lang=fr&invitation_token=again"
+            }),
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.body);
+    let url = url::Url::parse(&invited.str("url")).unwrap();
+    let tokens: Vec<String> = url
+        .query_pairs()
+        .filter(|(k, _)| k == "invitation_token")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    assert_eq!(tokens, [invited.str("token")], "{url}");
+    assert!(url.query_pairs().any(|(k, v)| k == "lang" && v == "fr"));
+    for scheme in ["javascript:alert(1)", "ftp://files.example.com/x"] {
+        app.post(
+            &format!("/orgs/{}/invitations", org["id"].as_str().unwrap()),
+            Auth::Bearer(&alice.token),
+            json!({"email_address": "eve@example.com", "redirect_url": scheme}),
+        )
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    }
+}
+
 on_both_backends!(
+    acceptance_urls_carry_one_token,
     accepting_respects_a_lowered_cap,
     addresses_match_as_kratos_stores_them,
     metadata_numbers_round_trip,
