@@ -1,4 +1,7 @@
 //! Command line and environment configuration. Every flag has an environment variable.
+//! Every value is checked as it is parsed (the `value_parser`s at the end of this file),
+//! so a bad setting stops the process with clap's message and exit status 2 before
+//! anything starts, never with a panic later.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -83,6 +86,7 @@ pub struct Settings {
         long,
         env = "DATABASE_URL",
         default_value = "sqlite://polis.db",
+        value_parser = parse_database_url,
         global = true
     )]
     pub database_url: String,
@@ -97,6 +101,7 @@ pub struct Settings {
         long,
         env = "KRATOS_PUBLIC_URL",
         default_value = "http://127.0.0.1:4433",
+        value_parser = parse_http_url,
         global = true
     )]
     pub kratos_public_url: url::Url,
@@ -104,14 +109,16 @@ pub struct Settings {
         long,
         env = "KRATOS_ADMIN_URL",
         default_value = "http://127.0.0.1:4434",
+        value_parser = parse_http_url,
         global = true
     )]
     pub kratos_admin_url: url::Url,
-    /// How long one Kratos call may take before Polis answers 503.
+    /// How long one Kratos call may take before Polis answers 503 (1–600000).
     #[arg(
         long,
         env = "POLIS_KRATOS_TIMEOUT_MS",
         default_value_t = 3000,
+        value_parser = clap::value_parser!(u64).range(1..=600_000),
         global = true
     )]
     pub kratos_timeout_ms: u64,
@@ -120,6 +127,7 @@ pub struct Settings {
         long,
         env = "POLIS_KRATOS_SESSION_COOKIE",
         default_value = "ory_kratos_session",
+        value_parser = parse_cookie_name,
         global = true
     )]
     pub kratos_session_cookie: String,
@@ -131,19 +139,22 @@ pub struct Settings {
         global = true
     )]
     pub session_cache_ttl: u64,
-    /// Most sessions the cache holds at once.
+    /// Most sessions the cache holds at once (at least 1).
     #[arg(
         long,
         env = "POLIS_SESSION_CACHE_CAPACITY",
         default_value_t = 100_000,
+        value_parser = clap::value_parser!(u64).range(1..),
         global = true
     )]
     pub session_cache_capacity: u64,
-    /// Comma-separated browser origins allowed to call Polis with credentials.
+    /// Comma-separated browser origins allowed to call Polis with credentials, each
+    /// `http(s)://host[:port]` (no `*`: credentials are never shared with any origin).
     #[arg(
         long,
         env = "POLIS_CORS_ALLOWED_ORIGINS",
         value_delimiter = ',',
+        value_parser = parse_origin,
         global = true
     )]
     pub cors_allowed_origins: Vec<String>,
@@ -155,18 +166,21 @@ pub struct Settings {
         global = true
     )]
     pub log_format: LogFormat,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, env = "POLIS_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    /// Largest request body accepted, in bytes (at least 1024).
+    #[arg(long, env = "POLIS_MAX_BODY_BYTES", default_value_t = 1024 * 1024,
+        value_parser = parse_body_limit, global = true)]
     pub max_body_bytes: usize,
     /// Largest Clerk import document accepted by `POST /admin/imports/clerk`, in bytes
     /// (the default fits some 100,000 memberships as Clerk's API returns them).
-    #[arg(long, env = "POLIS_IMPORT_MAX_BODY_BYTES", default_value_t = 256 * 1024 * 1024, global = true)]
+    #[arg(long, env = "POLIS_IMPORT_MAX_BODY_BYTES", default_value_t = 256 * 1024 * 1024,
+        value_parser = parse_body_limit, global = true)]
     pub import_max_body_bytes: usize,
     /// Role given to an organization's creator.
     #[arg(
         long,
         env = "POLIS_CREATOR_ROLE",
         default_value = "org:admin",
+        value_parser = parse_role_key,
         global = true
     )]
     pub creator_role: String,
@@ -176,6 +190,7 @@ pub struct Settings {
         env = "POLIS_IDENTITY_TRAITS",
         value_delimiter = ',',
         default_value = "email,first_name,last_name,name,username,picture",
+        value_parser = parse_trait_name,
         global = true
     )]
     pub identity_traits: Vec<String>,
@@ -184,6 +199,7 @@ pub struct Settings {
         long,
         env = "POLIS_DEFAULT_ROLE",
         default_value = "org:member",
+        value_parser = parse_role_key,
         global = true
     )]
     pub default_role: String,
@@ -203,13 +219,85 @@ impl Settings {
         Duration::from_secs(self.session_cache_ttl)
     }
 
-    /// Allowed origins, trimmed and without trailing slashes, as browsers send them.
+    /// Allowed origins, as browsers send them (the parser has trimmed them).
     pub fn allowed_origins(&self) -> Vec<String> {
-        self.cors_allowed_origins
-            .iter()
-            .map(|o| o.trim().trim_end_matches('/').to_owned())
-            .filter(|o| !o.is_empty())
-            .collect()
+        self.cors_allowed_origins.clone()
+    }
+}
+
+fn parse_database_url(raw: &str) -> Result<String, String> {
+    let known = ["postgres://", "postgresql://", "sqlite:"];
+    if known.iter().any(|scheme| raw.starts_with(scheme)) {
+        Ok(raw.to_owned())
+    } else {
+        Err("must start with postgres://, postgresql:// or sqlite://".into())
+    }
+}
+
+fn parse_http_url(raw: &str) -> Result<url::Url, String> {
+    match url::Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(url),
+        _ => Err("must be an absolute http:// or https:// URL".into()),
+    }
+}
+
+/// A browser origin as browsers send it: `scheme://host[:port]`, nothing after.
+fn parse_origin(raw: &str) -> Result<String, String> {
+    let origin = raw.trim().trim_end_matches('/');
+    if origin == "*" || origin == "null" {
+        return Err(format!(
+            "{origin:?} is not allowed: list each origin, since cookies are sent with these requests"
+        ));
+    }
+    let url = url::Url::parse(origin).map_err(|_| format!("{origin:?} is not an origin"))?;
+    let bare = matches!(url.scheme(), "http" | "https")
+        && url.has_host()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && !origin.ends_with('#')
+        && !origin.ends_with('?');
+    if bare && axum::http::HeaderValue::from_str(origin).is_ok() {
+        Ok(origin.to_owned())
+    } else {
+        Err(format!(
+            "{origin:?} is not an origin: use http(s)://host[:port] with nothing after it"
+        ))
+    }
+}
+
+/// RFC 6265 cookie names are HTTP tokens.
+fn parse_cookie_name(raw: &str) -> Result<String, String> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if !raw.is_empty() && raw.chars().all(token) {
+        Ok(raw.to_owned())
+    } else {
+        Err("must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)".into())
+    }
+}
+
+fn parse_body_limit(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(bytes) if bytes >= 1024 => Ok(bytes),
+        _ => Err("must be a number of bytes, at least 1024".into()),
+    }
+}
+
+fn parse_role_key(raw: &str) -> Result<String, String> {
+    crate::domain::role::validate_role_key(raw)?;
+    Ok(raw.to_owned())
+}
+
+fn parse_trait_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(name.to_owned())
+    } else {
+        Err(format!(
+            "{name:?} is not a trait name (letters, digits and _)"
+        ))
     }
 }
 
@@ -256,7 +344,59 @@ fn redacted_url(raw: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redacted_url;
+    use clap::Parser;
+
+    use super::{redacted_url, Cli};
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("polis").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn every_setting_refuses_bad_values() {
+        let bad: &[(&str, &str)] = &[
+            ("--database-url", "mysql://db/polis"),
+            ("--listen-addr", "localhost"),
+            ("--kratos-public-url", "not a url"),
+            ("--kratos-admin-url", "ftp://kratos:4434"),
+            ("--kratos-timeout-ms", "0"),
+            ("--kratos-session-cookie", "bad cookie;"),
+            ("--session-cache-ttl", "-1"),
+            ("--session-cache-capacity", "0"),
+            ("--cors-allowed-origins", "*"),
+            ("--cors-allowed-origins", "https://app.example.com/path"),
+            ("--cors-allowed-origins", "app.example.com"),
+            ("--cors-allowed-origins", "null"),
+            ("--log-format", "xml"),
+            ("--max-body-bytes", "10"),
+            ("--import-max-body-bytes", "lots"),
+            ("--creator-role", "admin"),
+            ("--identity-traits", "email,first name"),
+            ("--default-role", "org:Member"),
+        ];
+        for (flag, value) in bad {
+            let arg = format!("{flag}={value}");
+            let err = parse(&[&arg]).expect_err(&format!("{arg} was accepted"));
+            assert_eq!(err.exit_code(), 2, "{flag} {value}");
+            assert!(err.to_string().contains("invalid value"), "{flag}: {err}");
+        }
+    }
+
+    #[test]
+    fn good_values_parse() {
+        let cli = parse(&[
+            "--cors-allowed-origins",
+            "https://app.example.com/, http://localhost:5173",
+            "--database-url",
+            "postgres://db/polis",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.settings.allowed_origins(),
+            ["https://app.example.com", "http://localhost:5173"]
+        );
+        assert!(parse(&[]).is_ok(), "the defaults are valid");
+    }
 
     #[test]
     fn urls_lose_their_secrets() {

@@ -256,8 +256,42 @@ async fn acceptance_urls_carry_one_token(backend: Backend) {
     }
 }
 
+/// A bad setting ends `polis serve` at once with a configuration error and a non-zero
+/// status, on either database, never a panic (`*` used to panic inside tower-http).
+async fn bad_settings_stop_the_process_cleanly(backend: Backend) {
+    let database_url = match backend {
+        Backend::Sqlite => "sqlite::memory:".to_owned(),
+        Backend::Postgres => crate::harness::postgres_url(),
+    };
+    for (name, value) in [
+        ("POLIS_CORS_ALLOWED_ORIGINS", "*"),
+        (
+            "POLIS_CORS_ALLOWED_ORIGINS",
+            "https://app.example.com/login",
+        ),
+        ("POLIS_KRATOS_TIMEOUT_MS", "0"),
+        ("POLIS_DEFAULT_ROLE", "member"),
+        ("KRATOS_PUBLIC_URL", "kratos:4433"),
+    ] {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_polis"))
+            .arg("serve")
+            .env("DATABASE_URL", &database_url)
+            .env("POLIS_LISTEN_ADDR", "127.0.0.1:0")
+            .env(name, value)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run polis");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}={value}: {stderr}");
+        assert!(stderr.contains("invalid value"), "{name}={value}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}={value}: {stderr}");
+    }
+}
+
 on_both_backends!(
     acceptance_urls_carry_one_token,
+    bad_settings_stop_the_process_cleanly,
     accepting_respects_a_lowered_cap,
     addresses_match_as_kratos_stores_them,
     metadata_numbers_round_trip,
