@@ -83,6 +83,16 @@ impl IdentityDirectory {
             .await;
     }
 
+    /// The search snapshot of an identity, made of the traits member lists show.
+    pub fn profile(&self, identity: &KratosIdentity) -> IdentityProfile {
+        profile_of(identity, &self.public_traits)
+    }
+
+    /// The traits today's search snapshots are made of (see [`search_fields`]).
+    pub fn search_fields(&self) -> String {
+        search_fields(&self.public_traits)
+    }
+
     /// The configured public traits of an identity.
     pub fn public_traits(&self, identity: &KratosIdentity) -> Map<String, Value> {
         self.public_traits
@@ -95,15 +105,31 @@ impl IdentityDirectory {
     }
 }
 
-/// What Polis keeps of an identity to search members by e-mail or name.
-pub fn profile_of(identity: &KratosIdentity) -> IdentityProfile {
+/// The traits member search may match, when the deployment shows them.
+const SEARCHABLE_TRAITS: [&str; 5] = ["email", "first_name", "last_name", "name", "username"];
+
+/// Which searchable traits `visible` shows, comma-joined: what a profile's search text is
+/// made of, stored with it so that search ignores snapshots made under other settings.
+pub fn search_fields(visible: &[String]) -> String {
+    SEARCHABLE_TRAITS
+        .iter()
+        .filter(|key| visible.iter().any(|v| v == *key))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// What Polis keeps of an identity to search members by e-mail or name: only the
+/// traits in `visible` (those member lists show), so search reveals nothing hidden.
+pub fn profile_of(identity: &KratosIdentity, visible: &[String]) -> IdentityProfile {
     let traits = &identity.traits;
     let email = traits
         .get("email")
         .and_then(Value::as_str)
         .map(str::to_lowercase);
+    let fields = search_fields(visible);
     let mut words: Vec<String> = Vec::new();
-    for key in ["email", "first_name", "last_name", "name", "username"] {
+    for key in fields.split(',') {
         match traits.get(key) {
             Some(Value::String(s)) => words.push(s.to_lowercase()),
             // Kratos's preset schemas use {"name": {"first": …, "last": …}}.
@@ -120,6 +146,7 @@ pub fn profile_of(identity: &KratosIdentity) -> IdentityProfile {
         identity_id: identity.id,
         email,
         search_text: words.join(" "),
+        search_fields: fields,
         traits: traits.clone(),
     }
 }
@@ -135,8 +162,21 @@ mod tests {
             id: Uuid::nil(),
             traits: json!({"email": "Alice@Example.com", "name": {"first": "Alice", "last": "Ng"}, "phone": "1"}),
         };
-        let profile = profile_of(&identity);
+        let shown: Vec<String> = ["email", "name", "phone"].map(String::from).to_vec();
+        let profile = profile_of(&identity, &shown);
         assert_eq!(profile.email.as_deref(), Some("alice@example.com"));
         assert_eq!(profile.search_text, "alice@example.com alice ng");
+    }
+
+    #[test]
+    fn hidden_traits_are_not_searchable() {
+        let identity = KratosIdentity {
+            id: Uuid::nil(),
+            traits: json!({"email": "alice@example.com", "first_name": "Alice", "last_name": "Ng"}),
+        };
+        let shown: Vec<String> = ["first_name", "last_name"].map(String::from).to_vec();
+        let profile = profile_of(&identity, &shown);
+        assert_eq!(profile.search_text, "alice ng");
+        assert_eq!(profile.search_fields, "first_name,last_name");
     }
 }

@@ -13,7 +13,6 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
-use crate::auth::identities::profile_of;
 use crate::auth::identity_provider_unavailable;
 use crate::clock::Clock;
 use crate::domain::{authorize, Action, Caller};
@@ -157,7 +156,11 @@ pub async fn with_identities(
         tracing::warn!(error = %err, "Kratos identity lookup failed");
         identity_provider_unavailable()
     })?;
-    let profiles: Vec<_> = lookup.fetched.iter().map(|i| profile_of(i)).collect();
+    let profiles: Vec<_> = lookup
+        .fetched
+        .iter()
+        .map(|i| state.identities.profile(i))
+        .collect();
     state
         .store
         .save_identity_profiles(&profiles, state.clock.now())
@@ -209,6 +212,7 @@ async fn members_list(
     let filter = MemberFilter {
         role: params.role,
         query: params.query.filter(|q| !q.trim().is_empty()),
+        search_fields: state.identities.search_fields(),
     };
     let rows = state
         .store
@@ -262,7 +266,7 @@ async fn members_add(
         .add_member(access.org.id, body.identity_id, &role, state.clock.now())
         .await?;
     // The member is added; a failed search snapshot is retried at the next listing.
-    let profile = profile_of(&identity);
+    let profile = state.identities.profile(&identity);
     if let Err(err) = store
         .save_identity_profiles(&[profile], state.clock.now())
         .await

@@ -36,6 +36,8 @@ pub struct MemberFilter {
     pub role: Option<String>,
     /// Case-insensitive substring of the member's e-mail or name, as last seen in Kratos.
     pub query: Option<String>,
+    /// Only snapshots made of these traits are searched (`IdentityProfile::search_fields`).
+    pub search_fields: String,
 }
 
 /// A deep-merge update of public and/or private metadata (`null` removes a key).
@@ -50,8 +52,10 @@ pub struct MetadataPatch {
 pub struct IdentityProfile {
     pub identity_id: Uuid,
     pub email: Option<String>,
-    /// Lower-cased e-mail, names and username.
+    /// Lower-cased e-mail, names and username, as far as the deployment shows them.
     pub search_text: String,
+    /// Which traits `search_text` was made of, comma-joined.
+    pub search_fields: String,
     pub traits: Value,
 }
 
@@ -277,7 +281,7 @@ async fn ensure_not_last_manager(
 }
 
 /// `SELECT … FROM org_membership` for one org's listing, placeholders in bind order:
-/// org, after, role, query, limit (role and query only when present).
+/// org, after, role, query and its fields, limit (role and query only when present).
 fn list_members_sql(filter: &MemberFilter) -> String {
     let mut sql = format!("SELECT {MEMBERSHIP_COLUMNS} FROM org_membership m");
     if filter.query.is_some() {
@@ -290,8 +294,11 @@ fn list_members_sql(filter: &MemberFilter) -> String {
         n += 1;
     }
     if filter.query.is_some() {
-        sql.push_str(&format!(" AND p.search_text LIKE ${n} ESCAPE '\\'"));
-        n += 1;
+        sql.push_str(&format!(
+            " AND p.search_text LIKE ${n} ESCAPE '\\' AND p.search_fields = ${}",
+            n + 1
+        ));
+        n += 2;
     }
     sql.push_str(&format!(" ORDER BY m.identity_id LIMIT ${n}"));
     sql
@@ -317,7 +324,9 @@ impl MemberStore for SqlStore {
             statement = statement.bind(role);
         }
         if let Some(search) = &filter.query {
-            statement = statement.bind(like_pattern(&search.to_lowercase()));
+            statement = statement
+                .bind(like_pattern(&search.to_lowercase()))
+                .bind(&filter.search_fields);
         }
         let mut conn = self.db.acquire().await?;
         let rows: Vec<MembershipRow> = statement
@@ -455,14 +464,16 @@ impl MemberStore for SqlStore {
         let mut tx = self.db.begin().await?;
         for profile in profiles {
             query(
-                "INSERT INTO identity_profiles (identity_id, email, search_text, traits, \
-                 refreshed_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (identity_id) DO UPDATE \
-                 SET email = excluded.email, search_text = excluded.search_text, \
+                "INSERT INTO identity_profiles (identity_id, email, search_text, search_fields, \
+                 traits, refreshed_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (identity_id) DO UPDATE SET email = excluded.email, \
+                 search_text = excluded.search_text, search_fields = excluded.search_fields, \
                  traits = excluded.traits, refreshed_at = excluded.refreshed_at",
             )
             .bind(profile.identity_id)
             .bind(&profile.email)
             .bind(&profile.search_text)
+            .bind(&profile.search_fields)
             .bind(Json(&profile.traits))
             .bind(now)
             .execute(&mut tx)

@@ -289,9 +289,45 @@ async fn bad_settings_stop_the_process_cleanly(backend: Backend) {
     }
 }
 
+/// With e-mails hidden (`POLIS_IDENTITY_TRAITS=first_name,last_name`), member search
+/// matches names only: a plain member cannot probe others' addresses through `?query=`.
+async fn member_search_sees_only_shown_traits(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.identity_traits = vec!["first_name".into(), "last_name".into()];
+    })
+    .await;
+    let alice = app.user("alice");
+    let org = app.create_org(&alice, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    let bob = app.user("bob");
+    app.add_member(&alice, id, &bob, "org:member").await;
+    // Listing reads every member's profile from Kratos, which snapshots it for search.
+    let listed = app
+        .get(&format!("/orgs/{id}/members"), Auth::Bearer(&bob.token))
+        .await;
+    assert!(listed.body["data"][0]["identity"]["traits"]
+        .get("email")
+        .is_none());
+    let app = &app;
+    let search = |query: &str| {
+        let path = format!("/orgs/{id}/members?query={query}");
+        let token = bob.token.clone();
+        async move { app.get(&path, Auth::Bearer(&token)).await }
+    };
+    let by_name = search("alic").await;
+    assert_eq!(by_name.status, StatusCode::OK, "{}", by_name.body);
+    assert_eq!(by_name.body["data"].as_array().unwrap().len(), 1);
+    for hidden in ["example.com", &alice.email[..8]] {
+        let probe = search(hidden).await;
+        assert_eq!(probe.status, StatusCode::OK, "{}", probe.body);
+        assert_eq!(probe.body["data"], json!([]), "{hidden}: {}", probe.body);
+    }
+}
+
 on_both_backends!(
     acceptance_urls_carry_one_token,
     bad_settings_stop_the_process_cleanly,
+    member_search_sees_only_shown_traits,
     accepting_respects_a_lowered_cap,
     addresses_match_as_kratos_stores_them,
     metadata_numbers_round_trip,

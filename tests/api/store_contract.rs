@@ -321,7 +321,7 @@ async fn last_admin_and_listings(backend: Backend) {
             org.id,
             &MemberFilter {
                 role: Some("org:member".into()),
-                query: None,
+                ..MemberFilter::default()
             },
             PageRequest {
                 limit: 10,
