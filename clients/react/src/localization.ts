@@ -21,9 +21,7 @@ export interface PolisLocalization {
   };
   switcher: {
     trigger: string;
-    triggerWithOrg: string;
     organizations: string;
-    switchTo: string;
     active: string;
     manage: string;
     create: string;
@@ -49,7 +47,6 @@ export interface PolisLocalization {
     title: string;
     subtitle: string;
     empty: string;
-    select: string;
     loadMore: string;
     invitations: string;
     create: string;
@@ -61,6 +58,7 @@ export interface PolisLocalization {
     invitationsTab: string;
     settingsTab: string;
     membersCount: string;
+    membersCountOne: string;
     yourRole: string;
     noOrganization: string;
   };
@@ -114,6 +112,7 @@ export interface PolisLocalization {
     profile: string;
     name: string;
     slug: string;
+    slugHint: string;
     imageUrl: string;
     saved: string;
     danger: string;
@@ -141,10 +140,8 @@ export const defaultLocalization: PolisLocalization = {
     pagination: "Pages",
   },
   switcher: {
-    trigger: "Choose an organization",
-    triggerWithOrg: "Organization: {name}. Switch organization",
+    trigger: "switch organization",
     organizations: "Your organizations",
-    switchTo: "Switch to {name}",
     active: "Active",
     manage: "Manage organization",
     create: "Create organization",
@@ -175,7 +172,6 @@ export const defaultLocalization: PolisLocalization = {
     title: "Choose an organization",
     subtitle: "Select the organization to continue with.",
     empty: "You are not a member of any organization yet.",
-    select: "Continue with {name}",
     loadMore: "Show more",
     invitations: "Invitations for you",
     create: "Create organization",
@@ -187,6 +183,7 @@ export const defaultLocalization: PolisLocalization = {
     invitationsTab: "Invitations",
     settingsTab: "Settings",
     membersCount: "{count} members",
+    membersCountOne: "1 member",
     yourRole: "Your role: {role}",
     noOrganization: "No organization is selected.",
   },
@@ -249,6 +246,7 @@ export const defaultLocalization: PolisLocalization = {
     profile: "Organization profile",
     name: "Name",
     slug: "Slug",
+    slugHint: "Lowercase letters, digits and hyphens, up to 64. Links that use the old slug stop working.",
     imageUrl: "Image URL",
     saved: "Saved.",
     danger: "Delete organization",

@@ -96,7 +96,9 @@ function createQueryClient(): QueryClient {
   return new QueryClient({
     defaultOptions: {
       queries: {
-        staleTime: 15_000,
+        // Fresh data whenever a component mounts (opening the switcher, changing tabs), so
+        // changes made elsewhere show without a reload; in-flight requests are still shared.
+        staleTime: 0,
         // Retry only what may pass on a second try; a 4xx answer will not change.
         retry: (failures, error) => failures < 2 && isTransient(error),
       },

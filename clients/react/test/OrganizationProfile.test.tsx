@@ -157,7 +157,7 @@ describe("<OrganizationProfile /> members", () => {
 
     expect(await screen.findByRole("status")).toHaveTextContent("Bob Stone was removed.");
     await waitFor(() => expect(screen.queryByText("Bob Stone")).not.toBeInTheDocument());
-    expect(screen.getByText(/1 members/)).toBeInTheDocument();
+    expect(screen.getByText(/1 member ·/)).toBeInTheDocument();
   });
 
   it("refuses to let the last admin leave and says why", async () => {

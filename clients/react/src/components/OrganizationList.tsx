@@ -2,7 +2,6 @@ import { useId, useState } from "react";
 
 import { useOrganizationList } from "../hooks/useOrganizationList.js";
 import { useRoles } from "../hooks/useRoles.js";
-import { format } from "../localization.js";
 import { useLocalization } from "../provider.js";
 import type { OrgSummary } from "../types.js";
 import { CreateOrganization } from "./CreateOrganization.js";
@@ -64,7 +63,6 @@ export function OrganizationList({
             <button
               type="button"
               className="polis-switcher-item"
-              aria-label={format(l.list.select, { name: membership.org.name })}
               onClick={() => choose(membership.org)}
             >
               <Avatar name={membership.org.name} imageUrl={membership.org.image_url} />
@@ -72,7 +70,7 @@ export function OrganizationList({
                 <span>{membership.org.name}</span>
                 <span className="polis-muted">{roleName(membership.role)}</span>
               </span>
-              <span aria-hidden="true">→</span>
+              <span className="polis-arrow" aria-hidden="true" />
             </button>
           </li>
         ))}
@@ -90,7 +88,7 @@ export function OrganizationList({
           {l.list.loadMore}
         </button>
       ) : null}
-      <InvitationsForMe headingLevel={3} />
+      <InvitationsForMe headingLevel={3} title={l.list.invitations} />
       {hideCreate ? null : creating ? (
         <CreateOrganization
           hideTitle

@@ -110,7 +110,9 @@ export function OrganizationProfile({
             {format(l.profile.title, { name: current.name })}
           </h2>
           <p className="polis-muted">
-            {format(l.profile.membersCount, { count: current.members_count })}
+            {current.members_count === 1
+              ? l.profile.membersCountOne
+              : format(l.profile.membersCount, { count: current.members_count })}
             {organization.membership
               ? ` · ${format(l.profile.yourRole, { role: roleName(organization.membership.role) })}`
               : ""}

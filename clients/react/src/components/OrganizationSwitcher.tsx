@@ -60,6 +60,7 @@ export function OrganizationSwitcher({
 
   const current = active.organization;
   const label = current ? current.name : hidePersonal ? l.common.noOrganization : l.common.personalAccount;
+  const shown = active.isLoaded ? label : l.common.loading;
   return (
     <div
       ref={rootRef}
@@ -77,14 +78,13 @@ export function OrganizationSwitcher({
         className="polis-switcher-trigger"
         aria-expanded={open}
         aria-controls={panelId}
-        aria-label={current ? format(l.switcher.triggerWithOrg, { name: current.name }) : l.switcher.trigger}
+        // Starts with the visible text, so voice control users can say what they see.
+        aria-label={`${shown}, ${l.switcher.trigger}`}
         onClick={() => (open ? close(false) : setOpen(true))}
       >
         <Avatar name={label} imageUrl={current?.image_url} />
-        <span className="polis-switcher-name">{active.isLoaded ? label : l.common.loading}</span>
-        <span className="polis-switcher-chevron" aria-hidden="true">
-          ▾
-        </span>
+        <span className="polis-switcher-name">{shown}</span>
+        <span className="polis-switcher-chevron" aria-hidden="true" />
       </button>
       {open ? (
         <div className="polis-switcher-panel" id={panelId}>
@@ -190,7 +190,6 @@ function SwitcherLists({
                 type="button"
                 className="polis-switcher-item"
                 aria-current={isActive ? "true" : undefined}
-                aria-label={format(l.switcher.switchTo, { name: membership.org.name })}
                 onClick={() => choose(membership.org)}
               >
                 <Avatar name={membership.org.name} imageUrl={membership.org.image_url} />
@@ -220,7 +219,7 @@ function SwitcherLists({
 }
 
 /** The caller's pending invitations, each with Accept and Decline; nothing when none. */
-export function InvitationsForMe({ headingLevel = 2 }: { headingLevel?: 2 | 3 }) {
+export function InvitationsForMe({ headingLevel = 2, title }: { headingLevel?: 2 | 3; title?: string }) {
   const l = useLocalization();
   const invitations = useMyInvitations();
   const { roleName } = useRoles();
@@ -246,7 +245,7 @@ export function InvitationsForMe({ headingLevel = 2 }: { headingLevel?: 2 | 3 })
   return (
     <section className="polis-invitations-for-me" aria-labelledby={headingId}>
       <Heading className="polis-switcher-heading" id={headingId}>
-        {l.switcher.invitations}
+        {title ?? l.switcher.invitations}
       </Heading>
       <ErrorNotice error={invitations.error ?? failure} />
       <ul className="polis-switcher-list">

@@ -88,7 +88,7 @@ function ProfileForm({ organization }: { organization: UseOrganizationResult }) 
           />
         )}
       </Field>
-      <Field label={l.settings.slug} hint={l.create.slugHint} error={slugError}>
+      <Field label={l.settings.slug} hint={l.settings.slugHint} error={slugError}>
         {(props) => (
           <input
             {...props}

@@ -59,11 +59,9 @@ export function Avatar({ name, imageUrl }: { name: string; imageUrl?: string | n
     .slice(0, 2)
     .map((word) => word[0]?.toUpperCase() ?? "")
     .join("");
-  return (
-    <span className="polis-avatar polis-avatar--initials" aria-hidden="true">
-      {initials || "?"}
-    </span>
-  );
+  // Drawn by CSS from the attribute, so the initials are not part of any control's visible
+  // text (a button's accessible name must contain what it shows).
+  return <span className="polis-avatar polis-avatar--initials" data-initials={initials || "?"} aria-hidden="true" />;
 }
 
 /** A labelled input whose error and hint are tied to it for assistive technology. */

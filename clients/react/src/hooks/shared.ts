@@ -11,9 +11,15 @@ export function pageQuery(pageSize: number, token: string | undefined) {
   return token === undefined ? { page_size: pageSize } : { page_size: pageSize, page_token: token };
 }
 
-/** Refreshes every Polis query on screen; resolves once they have their new data. */
+/**
+ * Refreshes every Polis query on screen; resolves once they have their new data. The active
+ * org is left alone: only `setActive` changes it, and a refetch racing it could undo it.
+ */
 export function refreshAll(queryClient: QueryClient): Promise<void> {
-  return queryClient.invalidateQueries({ queryKey: polisKeys.all });
+  return queryClient.invalidateQueries({
+    queryKey: polisKeys.all,
+    predicate: (query) => JSON.stringify(query.queryKey) !== JSON.stringify(polisKeys.activeOrg),
+  });
 }
 
 /**
@@ -25,7 +31,7 @@ export async function forgetOrg(queryClient: QueryClient, refs: string[]): Promi
     await queryClient.cancelQueries({ queryKey: polisKeys.org(ref) });
     queryClient.removeQueries({ queryKey: polisKeys.org(ref) });
   }
-  await queryClient.invalidateQueries({ queryKey: polisKeys.me });
+  await refreshAll(queryClient);
 }
 
 /**

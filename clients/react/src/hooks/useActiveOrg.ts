@@ -41,7 +41,11 @@ export function useActiveOrg(): UseActiveOrgResult {
   const polis = usePolis();
   const { queryClient } = polis;
   const memberships = useAllMyMemberships();
-  const state = useQuery({ queryKey: polisKeys.activeOrg, queryFn: () => readActiveOrg(polis) }, queryClient);
+  const state = useQuery(
+    // Changes only through setActive (which writes the cache), so it is read once.
+    { queryKey: polisKeys.activeOrg, queryFn: () => readActiveOrg(polis), staleTime: Infinity },
+    queryClient,
+  );
   const switching = useMutation(
     {
       mutationFn: async (org: string | { id: string } | null) => {
