@@ -9,7 +9,12 @@ export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
   resolve: polisResolve,
   esbuild: { jsx: "automatic" },
-  server: { host: "127.0.0.1", strictPort: true },
+  server: {
+    host: "127.0.0.1",
+    strictPort: true,
+    // The dev server also serves ../src and the TypeScript client's source in ../../typescript.
+    fs: { allow: [fileURLToPath(new URL("../..", import.meta.url))] },
+  },
   preview: { host: "127.0.0.1", strictPort: true },
   build: {
     outDir: "../e2e/.output/app",
