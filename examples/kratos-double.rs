@@ -18,7 +18,8 @@
 //!    "traits": {"email": "alice@example.com", "first_name": "Alice", "last_name": "Ng"},
 //!    "metadata_admin": {"legacy_clerk_id": "user_..."},
 //!    "verified": true,
-//!    "sessions": ["alice-session-token"]}
+//!    "sessions": ["alice-session-token"],
+//!    "cookies": ["alice-session-cookie"]}
 //! ]}
 //! ```
 //!
@@ -27,7 +28,9 @@
 //! `metadata_admin`, `organization_id`, `external_id`, `verified` (whether the `email` trait is a
 //! verified address, default `true`) and `sessions`: every listed string becomes an active AAL1
 //! session (24 h) with exactly that token, so you can call
-//! `curl -H 'X-Session-Token: alice-session-token' http://127.0.0.1:4433/sessions/whoami`.
+//! `curl -H 'X-Session-Token: alice-session-token' http://127.0.0.1:4433/sessions/whoami`;
+//! every string in `cookies` becomes one whose `ory_kratos_session` cookie value is exactly that
+//! string, for browsers (`curl -b ory_kratos_session=alice-session-cookie …`).
 
 #[path = "../tests/support/kratos_double.rs"]
 mod kratos_double;
@@ -93,6 +96,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  identity {} {email}", identity.id);
         for token in &identity.session_tokens {
             println!("    session token: {token}");
+        }
+        for cookie in &identity.session_cookies {
+            println!("    session cookie: {cookie}");
         }
     }
     if let Some(token) = seeded.iter().flat_map(|i| &i.session_tokens).next() {

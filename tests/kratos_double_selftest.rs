@@ -980,7 +980,7 @@ async fn seed_file_and_known_tokens() {
                 {"id": "6f9c3a52-1f0e-4d2b-9a57-0c2f5f0b8e11",
                  "traits": {"email": "alice@example.com", "first_name": "Alice", "last_name": "Ng"},
                  "metadata_admin": {"legacy_clerk_id": "user_2abc"}, "verified": true,
-                 "sessions": ["alice-session-token"]},
+                 "sessions": ["alice-session-token"], "cookies": ["alice-cookie"]},
                 {"traits": {"email": "bob@example.com"}, "state": "inactive", "sessions": ["bob-token"]}
             ]}"#,
         )
@@ -1003,6 +1003,23 @@ async fn seed_file_and_known_tokens() {
     })
     .await;
     assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(seeded[0].session_cookies, vec!["alice-cookie".to_owned()]);
+    let response = whoami(&double, |r| {
+        r.header("Cookie", "theme=dark; ory_kratos_session=alice-cookie")
+    })
+    .await;
+    let (status, _, body) = body_json(response).await;
+    assert_eq!(status, StatusCode::OK, "a seeded cookie signs in");
+    assert_eq!(body["identity"]["id"], json!(seeded[0].id));
+    let response = whoami(&double, |r| {
+        r.header("Cookie", "ory_kratos_session=alice-session-token")
+    })
+    .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "a token is not a cookie"
+    );
     let response = whoami(&double, |r| r.header("Authorization", "Bearer bob-token")).await;
     assert_eq!(
         response.status(),

@@ -39,7 +39,9 @@
 //! ```
 //!
 //! Only `traits` is needed; `verified` defaults to `true`, `state` to `"active"`. Every entry of
-//! `sessions` becomes an active AAL1 session (valid 24 h) whose token is exactly that string.
+//! `sessions` becomes an active AAL1 session (valid 24 h) whose token is exactly that string;
+//! every entry of `cookies` (optional) one whose `ory_kratos_session` cookie value is exactly
+//! that string, so a browser test can sign in by setting the cookie.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -179,6 +181,7 @@ pub struct SeededIdentity {
     pub id: Uuid,
     pub email: Option<String>,
     pub session_tokens: Vec<String>,
+    pub session_cookies: Vec<String>,
 }
 
 /// A running Kratos double: a public and an admin listener sharing one state.
@@ -268,6 +271,20 @@ impl KratosDouble {
         self.shared
             .store()
             .insert_session(identity, token.to_owned(), &SessionOptions::default())
+    }
+
+    /// Creates an active AAL1 session (24 h) whose `ory_kratos_session` cookie value is exactly
+    /// `cookie` (its token stays random), as a browser would hold after a Kratos login.
+    pub fn create_session_with_cookie(&self, identity: Uuid, cookie: &str) -> SessionCredentials {
+        let mut store = self.shared.store();
+        let mut credentials =
+            store.insert_session(identity, random_token(), &SessionOptions::default());
+        store.cookies.remove(&credentials.cookie);
+        store
+            .cookies
+            .insert(cookie.to_owned(), credentials.token.clone());
+        credentials.cookie = cookie.to_owned();
+        credentials
     }
 
     /// Marks the session `active: false` (Kratos "revoke"); whoami then answers 401.
@@ -388,10 +405,14 @@ impl KratosDouble {
             for token in &entry.sessions {
                 self.create_session_with_token(id, token);
             }
+            for cookie in &entry.cookies {
+                self.create_session_with_cookie(id, cookie);
+            }
             seeded.push(SeededIdentity {
                 id,
                 email,
                 session_tokens: entry.sessions,
+                session_cookies: entry.cookies,
             });
         }
         Ok(seeded)
@@ -439,6 +460,8 @@ struct SeedEntry {
     external_id: Option<String>,
     #[serde(default)]
     sessions: Vec<String>,
+    #[serde(default)]
+    cookies: Vec<String>,
 }
 
 fn empty_object() -> Value {

@@ -1,0 +1,139 @@
+import { useId, type ReactNode } from "react";
+
+import { toPolisError, type PolisErrorCode } from "../errors.js";
+import { format, type PolisLocalization } from "../localization.js";
+import { useLocalization } from "../provider.js";
+
+/** The localized message for an error, chosen by its code (never its status). */
+export function describeError(
+  error: unknown,
+  localization: PolisLocalization,
+  overrides: Partial<Record<PolisErrorCode, string>> = {},
+): string {
+  const { code } = toPolisError(error);
+  return overrides[code] ?? localization.errors[code] ?? localization.errors.unknown;
+}
+
+/** An error announced to screen readers as it appears. */
+export function ErrorNotice({
+  error,
+  overrides,
+}: {
+  error: unknown;
+  overrides?: Partial<Record<PolisErrorCode, string>>;
+}) {
+  const localization = useLocalization();
+  if (!error) return null;
+  const code = toPolisError(error).code;
+  return (
+    <div className="polis-notice polis-notice--error" role="alert" data-code={code}>
+      {describeError(error, localization, overrides)}
+    </div>
+  );
+}
+
+/** A success message, read out politely. */
+export function StatusNotice({ children }: { children: ReactNode }) {
+  return (
+    <div className="polis-notice polis-notice--success" role="status">
+      {children}
+    </div>
+  );
+}
+
+export function Loading() {
+  const localization = useLocalization();
+  return (
+    <p className="polis-loading" role="status">
+      {localization.common.loading}
+    </p>
+  );
+}
+
+/** A square with the image, or the initials of `name` when there is none. */
+export function Avatar({ name, imageUrl }: { name: string; imageUrl?: string | null | undefined }) {
+  if (imageUrl) return <img className="polis-avatar" src={imageUrl} alt="" />;
+  const initials = name
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(0, 2)
+    .map((word) => word[0]?.toUpperCase() ?? "")
+    .join("");
+  // Drawn by CSS from the attribute, so the initials are not part of any control's visible
+  // text (a button's accessible name must contain what it shows).
+  return <span className="polis-avatar polis-avatar--initials" data-initials={initials || "?"} aria-hidden="true" />;
+}
+
+/** A labelled input whose error and hint are tied to it for assistive technology. */
+export function Field({
+  label,
+  hint,
+  error,
+  children,
+}: {
+  label: string;
+  hint?: string | undefined;
+  error?: string | null | undefined;
+  children: (props: {
+    id: string;
+    "aria-invalid": boolean;
+    "aria-describedby": string | undefined;
+  }) => ReactNode;
+}) {
+  const id = useId();
+  const hintId = `${id}-hint`;
+  const errorId = `${id}-error`;
+  const describedBy = [hint ? hintId : null, error ? errorId : null].filter(Boolean).join(" ") || undefined;
+  return (
+    <div className="polis-field">
+      <label className="polis-label" htmlFor={id}>
+        {label}
+      </label>
+      {children({ id, "aria-invalid": Boolean(error), "aria-describedby": describedBy })}
+      {hint ? (
+        <p className="polis-hint" id={hintId}>
+          {hint}
+        </p>
+      ) : null}
+      {error ? (
+        <p className="polis-field-error" id={errorId}>
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/** Previous / next over a keyset-paged list. */
+export function Pager({
+  page,
+  hasPrevious,
+  hasNext,
+  onPrevious,
+  onNext,
+}: {
+  page: number;
+  hasPrevious: boolean;
+  hasNext: boolean;
+  onPrevious: () => void;
+  onNext: () => void;
+}) {
+  const localization = useLocalization();
+  if (!hasPrevious && !hasNext) return null;
+  return (
+    <nav className="polis-pager" aria-label={localization.common.pagination}>
+      <button type="button" className="polis-button" onClick={onPrevious} disabled={!hasPrevious}>
+        {localization.common.previous}
+      </button>
+      <span className="polis-pager-page">{format(localization.common.page, { page })}</span>
+      <button type="button" className="polis-button" onClick={onNext} disabled={!hasNext}>
+        {localization.common.next}
+      </button>
+    </nav>
+  );
+}
+
+/** Joins class names, skipping empty ones. */
+export function cx(...names: (string | false | null | undefined)[]): string {
+  return names.filter(Boolean).join(" ");
+}

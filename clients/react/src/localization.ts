@@ -1,0 +1,320 @@
+import type { PolisErrorCode } from "./errors.js";
+import type { SlugProblem } from "./slug.js";
+
+/**
+ * Every text the components show. Pass a partial copy to `PolisProvider`'s `localization`
+ * to translate or reword any of it; `{name}`-style placeholders are filled in.
+ */
+export interface PolisLocalization {
+  common: {
+    loading: string;
+    cancel: string;
+    save: string;
+    saving: string;
+    previous: string;
+    next: string;
+    page: string;
+    you: string;
+    personalAccount: string;
+    noOrganization: string;
+    pagination: string;
+  };
+  switcher: {
+    trigger: string;
+    organizations: string;
+    active: string;
+    manage: string;
+    create: string;
+    invitations: string;
+    accept: string;
+    acceptLabel: string;
+    decline: string;
+    declineLabel: string;
+    invitedAs: string;
+  };
+  create: {
+    title: string;
+    name: string;
+    slug: string;
+    slugHint: string;
+    slugPlaceholder: string;
+    submit: string;
+    submitting: string;
+    nameRequired: string;
+    slug_problems: Record<SlugProblem, string>;
+  };
+  list: {
+    title: string;
+    subtitle: string;
+    empty: string;
+    loadMore: string;
+    invitations: string;
+    create: string;
+  };
+  profile: {
+    title: string;
+    tabs: string;
+    membersTab: string;
+    invitationsTab: string;
+    settingsTab: string;
+    membersCount: string;
+    membersCountOne: string;
+    yourRole: string;
+    noOrganization: string;
+  };
+  members: {
+    search: string;
+    roleFilter: string;
+    allRoles: string;
+    member: string;
+    role: string;
+    joined: string;
+    actions: string;
+    empty: string;
+    roleOf: string;
+    saveRole: string;
+    roleChanged: string;
+    remove: string;
+    removeLabel: string;
+    confirmRemove: string;
+    removed: string;
+    leave: string;
+    confirmLeave: string;
+    noPermission: string;
+    lastAdminOnLeave: string;
+    lastAdminOnRoleChange: string;
+    lastAdminOnRemove: string;
+  };
+  invitations: {
+    invite: string;
+    emails: string;
+    emailsHint: string;
+    role: string;
+    send: string;
+    sending: string;
+    sent: string;
+    noEmails: string;
+    invalidEmail: string;
+    statusFilter: string;
+    allStatuses: string;
+    email: string;
+    status: string;
+    expires: string;
+    actions: string;
+    never: string;
+    empty: string;
+    revoke: string;
+    revokeLabel: string;
+    revoked: string;
+    status_values: Record<"pending" | "accepted" | "revoked" | "declined" | "expired", string>;
+  };
+  settings: {
+    profile: string;
+    name: string;
+    slug: string;
+    slugHint: string;
+    imageUrl: string;
+    saved: string;
+    danger: string;
+    delete: string;
+    deleteWarning: string;
+    confirmDelete: string;
+    deletePermanently: string;
+  };
+  /** One message per problem code; `unknown` for a code this version does not know. */
+  errors: Record<PolisErrorCode, string> & { unknown: string };
+}
+
+export const defaultLocalization: PolisLocalization = {
+  common: {
+    loading: "Loading…",
+    cancel: "Cancel",
+    save: "Save",
+    saving: "Saving…",
+    previous: "Previous",
+    next: "Next",
+    page: "Page {page}",
+    you: "You",
+    personalAccount: "Personal account",
+    noOrganization: "No organization",
+    pagination: "Pages",
+  },
+  switcher: {
+    trigger: "switch organization",
+    organizations: "Your organizations",
+    active: "Active",
+    manage: "Manage organization",
+    create: "Create organization",
+    invitations: "Invitations",
+    accept: "Accept",
+    acceptLabel: "Accept the invitation to {name}",
+    decline: "Decline",
+    declineLabel: "Decline the invitation to {name}",
+    invitedAs: "Invited as {role}",
+  },
+  create: {
+    title: "Create organization",
+    name: "Name",
+    slug: "Slug (optional)",
+    slugHint: "Lowercase letters, digits and hyphens, up to 64. Left empty, it is made from the name.",
+    slugPlaceholder: "{slug}",
+    submit: "Create organization",
+    submitting: "Creating…",
+    nameRequired: "Enter a name.",
+    slug_problems: {
+      empty: "Enter a slug, or leave the field empty.",
+      too_long: "A slug has at most 64 characters.",
+      invalid_characters: "Use only lowercase letters, digits and hyphens.",
+      uuid_shaped: "A slug cannot look like an id.",
+    },
+  },
+  list: {
+    title: "Choose an organization",
+    subtitle: "Select the organization to continue with.",
+    empty: "You are not a member of any organization yet.",
+    loadMore: "Show more",
+    invitations: "Invitations for you",
+    create: "Create organization",
+  },
+  profile: {
+    title: "{name}",
+    tabs: "Organization settings",
+    membersTab: "Members",
+    invitationsTab: "Invitations",
+    settingsTab: "Settings",
+    membersCount: "{count} members",
+    membersCountOne: "1 member",
+    yourRole: "Your role: {role}",
+    noOrganization: "No organization is selected.",
+  },
+  members: {
+    search: "Search members",
+    roleFilter: "Role",
+    allRoles: "All roles",
+    member: "Member",
+    role: "Role",
+    joined: "Joined",
+    actions: "Actions",
+    empty: "No members match.",
+    roleOf: "Role of {name}",
+    saveRole: "Save role",
+    roleChanged: "{name} is now {role}.",
+    remove: "Remove",
+    removeLabel: "Remove {name}",
+    confirmRemove: "Remove {name} from the organization?",
+    removed: "{name} was removed.",
+    leave: "Leave organization",
+    confirmLeave: "Leave {name}? You will lose access to it.",
+    noPermission: "You cannot see this organization's members.",
+    lastAdminOnLeave:
+      "You are the last member who can manage members. Make another member an admin before you leave, or delete the organization.",
+    lastAdminOnRoleChange:
+      "This is the last member who can manage members. Make another member an admin first.",
+    lastAdminOnRemove:
+      "This is the last member who can manage members and cannot be removed. Make another member an admin first.",
+  },
+  invitations: {
+    invite: "Invite members",
+    emails: "E-mail addresses",
+    emailsHint: "One or more, separated by commas, spaces or new lines.",
+    role: "Role",
+    send: "Send invitations",
+    sending: "Sending…",
+    sent: "Invitation sent to {emails}.",
+    noEmails: "Enter at least one e-mail address.",
+    invalidEmail: "{email} is not an e-mail address.",
+    statusFilter: "Status",
+    allStatuses: "All",
+    email: "E-mail",
+    status: "Status",
+    expires: "Expires",
+    actions: "Actions",
+    never: "Never",
+    empty: "No invitations.",
+    revoke: "Revoke",
+    revokeLabel: "Revoke the invitation to {email}",
+    revoked: "The invitation to {email} was revoked.",
+    status_values: {
+      pending: "Pending",
+      accepted: "Accepted",
+      revoked: "Revoked",
+      declined: "Declined",
+      expired: "Expired",
+    },
+  },
+  settings: {
+    profile: "Organization profile",
+    name: "Name",
+    slug: "Slug",
+    slugHint: "Lowercase letters, digits and hyphens, up to 64. Links that use the old slug stop working.",
+    imageUrl: "Image URL",
+    saved: "Saved.",
+    danger: "Delete organization",
+    delete: "Delete organization",
+    deleteWarning: "Deleting removes every membership and invitation. It cannot be undone.",
+    confirmDelete: "Type {slug} to confirm",
+    deletePermanently: "Delete permanently",
+  },
+  errors: {
+    invalid_json: "The request could not be read. Please try again.",
+    unsupported_media_type: "The request could not be read. Please try again.",
+    payload_too_large: "That is too much to send at once.",
+    validation_failed: "Some fields are not valid.",
+    unauthenticated: "You are signed out. Sign in again to continue.",
+    forbidden: "You do not have permission to do that.",
+    origin_not_allowed: "This site is not allowed to make changes. Ask the administrator to allow its address.",
+    aal_required: "Confirm your identity with a second factor to continue.",
+    identity_provider_unavailable: "Sign-in is unavailable right now. Try again in a moment.",
+    org_not_found: "This organization does not exist, or you are not a member.",
+    member_not_found: "This member is no longer in the organization.",
+    role_not_found: "This role does not exist.",
+    route_not_found: "This server does not offer that action.",
+    method_not_allowed: "This server does not offer that action.",
+    slug_taken: "This slug is taken. Choose another.",
+    already_member: "This person is already a member.",
+    unknown_role: "This role does not exist.",
+    identity_not_found: "No such user.",
+    membership_quota_exceeded: "The organization has no seats left for more members or invitations.",
+    last_admin: "An organization must keep at least one member who can manage members.",
+    role_in_use: "This role is still in use.",
+    role_exists: "This role already exists.",
+    invitation_not_found: "This invitation no longer exists.",
+    invitation_exists: "This address already has a pending invitation.",
+    invitation_not_pending: "This invitation was already answered, revoked or has expired.",
+    invitation_email_mismatch: "This invitation was sent to another e-mail address.",
+    database_unavailable: "The service is unavailable right now. Try again in a moment.",
+    internal_error: "Something went wrong on the server. Try again in a moment.",
+    network_error: "Could not reach the server. Check your connection and try again.",
+    unexpected_response: "The server gave an answer that could not be read.",
+    unknown: "Something went wrong.",
+  },
+};
+
+/** A copy of `T` in which every field, at any depth, may be left out. */
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
+
+/** `base` with every string that `overrides` gives replaced. */
+export function mergeLocalization(
+  base: PolisLocalization,
+  overrides: DeepPartial<PolisLocalization> | undefined,
+): PolisLocalization {
+  return overrides ? (deepMerge(base, overrides) as PolisLocalization) : base;
+}
+
+function deepMerge(base: unknown, overrides: unknown): unknown {
+  if (typeof base !== "object" || base === null || typeof overrides !== "object" || overrides === null) {
+    return overrides ?? base;
+  }
+  const merged: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value !== undefined) merged[key] = deepMerge(merged[key], value);
+  }
+  return merged;
+}
+
+/** Fills `{name}` placeholders: `format("Hi {name}", { name: "Ann" })`. */
+export function format(template: string, values: Record<string, string | number> = {}): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) =>
+    key in values ? String(values[key]) : whole,
+  );
+}
