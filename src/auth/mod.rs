@@ -41,12 +41,7 @@ pub struct Authenticator {
 impl Authenticator {
     pub fn new(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Self> {
         Ok(Self {
-            kratos: KratosClient::new(
-                &settings.kratos_public_url,
-                &settings.kratos_admin_url,
-                settings.kratos_timeout(),
-                &settings.kratos_session_cookie,
-            )?,
+            kratos: KratosClient::new(settings, settings.kratos_timeout())?,
             sessions: SessionCache::new(
                 settings.session_cache_ttl(),
                 settings.session_cache_capacity,
@@ -135,14 +130,7 @@ impl Authenticator {
     }
 
     async fn session(&self, credential: &SessionCredential, via_cookie: bool) -> ApiResult<Caller> {
-        let outcome = self
-            .sessions
-            .whoami(&self.kratos, credential)
-            .await
-            .map_err(|err| {
-                tracing::warn!(error = %err, "Kratos whoami failed");
-                identity_provider_unavailable()
-            })?;
+        let outcome = self.sessions.whoami(&self.kratos, credential).await?;
         match outcome {
             WhoamiOutcome::Active(session) => Ok(Caller::Identity(IdentityCaller {
                 id: session.identity_id,
@@ -159,10 +147,7 @@ impl Authenticator {
     /// The Kratos identity with this id, `None` when there is none; 503 when Kratos
     /// cannot say.
     pub async fn identity(&self, id: Uuid) -> ApiResult<Option<KratosIdentity>> {
-        self.kratos.identity(id).await.map_err(|err| {
-            tracing::warn!(error = %err, "Kratos identity lookup failed");
-            identity_provider_unavailable()
-        })
+        Ok(self.kratos.identity(id).await?)
     }
 }
 
@@ -201,13 +186,6 @@ fn unauthenticated() -> ApiError {
     ApiError::new(
         ErrorCode::Unauthenticated,
         "a valid Kratos session or Polis API key is required",
-    )
-}
-
-pub(crate) fn identity_provider_unavailable() -> ApiError {
-    ApiError::new(
-        ErrorCode::IdentityProviderUnavailable,
-        "the identity provider could not be reached; try again",
     )
 }
 

@@ -17,13 +17,10 @@ use uuid::Uuid;
 
 use super::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use super::{AppJson, AppQuery, Page};
-use crate::config::Settings;
 use crate::domain::{authorize, Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::import::report::CollectingSink;
-use crate::import::{
-    self, DocumentError, ImportError, ImportOptions, ImportReport, KratosIdentities,
-};
+use crate::import::{self, DocumentError, ImportError, ImportOptions, ImportReport};
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -104,7 +101,7 @@ async fn import_clerk(
     let summary = import::run(
         std::io::Cursor::new(bytes),
         state.store.clone(),
-        kratos_identities(&state.settings)?,
+        import::kratos_client(&state.settings).map_err(|e| ApiError::internal(&e))?,
         ImportOptions {
             dry_run: params.dry_run,
         },
@@ -130,14 +127,6 @@ fn require_json(headers: &HeaderMap) -> ApiResult<()> {
             "the import document must be sent as Content-Type: application/json",
         ))
     }
-}
-
-pub(crate) fn kratos_identities(settings: &Settings) -> ApiResult<KratosIdentities> {
-    // Listing identities 500 at a time needs longer than one whoami call.
-    let timeout = settings
-        .kratos_timeout()
-        .max(std::time::Duration::from_secs(30));
-    KratosIdentities::new(&settings.kratos_admin_url, timeout).map_err(|e| ApiError::internal(&e))
 }
 
 /// Maps a failed run to its problem: the document's first offending path, Kratos, or

@@ -15,7 +15,6 @@ use uuid::Uuid;
 
 use super::members::{with_identity_after_write, MembershipResponse};
 use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
-use crate::auth::identity_provider_unavailable;
 use crate::auth::tokens::{random_token, sha256_hex};
 use crate::domain::invitation::{self, InvitationStatus, MAX_BULK};
 use crate::domain::validation::{validate_http_url, validate_metadata, FieldErrors};
@@ -209,15 +208,7 @@ async fn prepare(
     let mut prepared = Vec::with_capacity(checked.len());
     for (request, email, expires_at) in checked {
         let email = email.unwrap_or_default();
-        let existing = state
-            .auth
-            .kratos()
-            .identity_by_email(&email)
-            .await
-            .map_err(|err| {
-                tracing::warn!(error = %err, "Kratos identity lookup failed");
-                identity_provider_unavailable()
-            })?;
+        let existing = state.auth.kratos().identity_by_email(&email).await?;
         let token = random_token();
         prepared.push(Prepared {
             invitation: NewInvitation {

@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::auth::identities::profile_of;
-use crate::auth::identity_provider_unavailable;
 use crate::domain::{authorize, Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
@@ -152,10 +151,7 @@ pub async fn with_identities(
     caller: &Caller,
 ) -> ApiResult<Vec<MembershipResponse>> {
     let ids: Vec<Uuid> = memberships.iter().map(|m| m.identity_id).collect();
-    let lookup = state.identities.lookup(&ids).await.map_err(|err| {
-        tracing::warn!(error = %err, "Kratos identity lookup failed");
-        identity_provider_unavailable()
-    })?;
+    let lookup = state.identities.lookup(&ids).await?;
     let profiles: Vec<_> = lookup.fetched.iter().map(|i| profile_of(i)).collect();
     state
         .store

@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::clerk_api::ClerkClient;
 use super::report::{OrgReport, ReportSink};
-use super::{ImportOptions, KratosIdentities, Progress};
+use super::{kratos_client, ImportOptions, Progress};
 use crate::config::Settings;
 
 #[derive(Debug, Args)]
@@ -110,10 +110,7 @@ pub async fn import_clerk(settings: &Settings, args: ClerkImportArgs) -> anyhow:
     let reader = File::open(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let report_file = args.report.as_ref().map(File::create).transpose()?;
     let mut sink = LinesSink(report_file.map(BufWriter::new));
-    let timeout = settings
-        .kratos_timeout()
-        .max(std::time::Duration::from_secs(30));
-    let kratos = KratosIdentities::new(&settings.kratos_admin_url, timeout)?;
+    let kratos = kratos_client(settings)?;
     let progress = |p: Progress| {
         eprintln!(
             "polis: {}/{} orgs, {} memberships ({:.0}/s)",

@@ -563,11 +563,11 @@ async fn from_clerk_api_with_rate_limit(backend: Backend) {
     // 3 pages of orgs, 1 of memberships and of invitations per org, 1 of roles, + the 429.
     assert_eq!(clerk.requests(), 3 + 5 + 5 + 1 + 1);
 
-    let kratos = polis::import::KratosIdentities::new(
-        &app.kratos.admin_url().parse().unwrap(),
-        std::time::Duration::from_secs(10),
-    )
-    .unwrap();
+    let mut settings = polis::config::Settings::from_env();
+    settings.kratos_admin_url = app.kratos.admin_url().parse().unwrap();
+    let kratos =
+        polis::auth::kratos::KratosClient::new(&settings, std::time::Duration::from_secs(10))
+            .unwrap();
     let mut sink = polis::import::report::CollectingSink::default();
     let summary = polis::import::run(
         std::io::Cursor::new(document),
