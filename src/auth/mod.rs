@@ -10,7 +10,7 @@ pub mod tokens;
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method};
 use uuid::Uuid;
@@ -19,7 +19,6 @@ use crate::config::Settings;
 use crate::domain::caller::{ApiKeyCaller, IdentityCaller};
 use crate::domain::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::state::AppState;
 use crate::store::Store;
 use cache::SessionCache;
 use kratos::{KratosClient, KratosIdentity, SessionCredential, WhoamiOutcome};
@@ -151,14 +150,17 @@ impl Authenticator {
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
+/// Any state that holds an [`Authenticator`] authenticates its requests' callers.
+impl<S> FromRequestParts<S> for Caller
+where
+    Arc<Authenticator>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Caller> {
-        let caller = state
-            .auth
-            .authenticate(&parts.method, &parts.headers)
-            .await?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Caller> {
+        let auth = Arc::<Authenticator>::from_ref(state);
+        let caller = auth.authenticate(&parts.method, &parts.headers).await?;
         tracing::Span::current().record("caller", caller.log_label());
         Ok(caller)
     }
