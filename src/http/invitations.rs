@@ -18,7 +18,7 @@ use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::auth::tokens::{random_token, sha256_hex};
 use crate::domain::invitation::{self, InvitationStatus, MAX_BULK};
 use crate::domain::validation::{validate_http_url, validate_metadata, FieldErrors};
-use crate::domain::{authorize, Action, Caller};
+use crate::domain::{authorize, visibility, Action, Caller, Visibility};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use crate::store::{Invitation, NewInvitation, Store};
@@ -60,9 +60,9 @@ pub struct InvitationResponse {
 }
 
 impl InvitationResponse {
-    pub fn new(invitation: Invitation, caller: &Caller) -> Self {
+    pub fn new(invitation: Invitation, visibility: Visibility) -> Self {
         InvitationResponse {
-            private_metadata: caller.is_admin_key().then_some(invitation.private_metadata),
+            private_metadata: visibility.private_metadata(invitation.private_metadata),
             id: invitation.id,
             org_id: invitation.org_id,
             email_address: invitation.email_address,
@@ -179,9 +179,8 @@ async fn prepare(
     requests: Vec<CreateInvitationRequest>,
     bulk: bool,
 ) -> ApiResult<Vec<Prepared>> {
-    if requests.iter().any(|r| r.private_metadata.is_some()) {
-        authorize(caller, Action::AdminOnly, None)?;
-    }
+    let sets_private = requests.iter().any(|r| r.private_metadata.is_some());
+    visibility(caller).may_set_private_metadata(sets_private)?;
     let now = state.clock.now();
     let mut errors = FieldErrors::new();
     let mut checked = Vec::with_capacity(requests.len());
@@ -264,7 +263,7 @@ async fn create(
         .zip(tokens)
         .map(|(invitation, token)| CreatedInvitationResponse {
             url: acceptance_url(invitation.redirect_url.as_deref(), &token),
-            invitation: InvitationResponse::new(invitation, caller),
+            invitation: InvitationResponse::new(invitation, visibility(caller)),
             token,
         })
         .collect())
@@ -359,11 +358,12 @@ async fn invitations_list(
     let rows = store
         .list_invitations(access.org.id, params.status, page, state.clock.now())
         .await?;
+    let visibility = visibility(&caller);
     Ok(AppJson(Page::from_rows(
         rows,
         page,
         |i| i.id,
-        |i| InvitationResponse::new(i, &caller),
+        |i| InvitationResponse::new(i, visibility),
     )))
 }
 
@@ -400,7 +400,10 @@ async fn invitations_get(
 ) -> ApiResult<AppJson<InvitationResponse>> {
     let access = org_access(state.store.as_ref(), &caller, &org, Action::ReadInvitations).await?;
     let invitation = org_invitation(&state, access.org.id, &id).await?;
-    Ok(AppJson(InvitationResponse::new(invitation, &caller)))
+    Ok(AppJson(InvitationResponse::new(
+        invitation,
+        visibility(&caller),
+    )))
 }
 
 /// Revoke a pending invitation. Needs `org:sys_memberships:manage`.
@@ -431,7 +434,10 @@ async fn invitations_revoke(
         .revoke_invitation(access.org.id, invitation.id, state.clock.now())
         .await?;
     tracing::info!(org = %access.org.id, invitation = %revoked.id, "invitation revoked");
-    Ok(AppJson(InvitationResponse::new(revoked, &caller)))
+    Ok(AppJson(InvitationResponse::new(
+        revoked,
+        visibility(&caller),
+    )))
 }
 
 /// Accept an invitation by its token. The caller needs a verified e-mail address
@@ -480,7 +486,7 @@ pub async fn accept(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Me
         )
         .await?;
     tracing::info!(org = %membership.org_id, invitation = %id, "invitation accepted");
-    Ok(with_identity_after_write(state, membership, caller).await)
+    Ok(with_identity_after_write(state, membership, visibility(caller)).await)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::invitations::{accept, InvitationResponse};
 use super::members::MembershipResponse;
 use super::{AppJson, AppPath, AppQuery, Page, PageParams};
-use crate::domain::{authorize, Action, Caller, Denied};
+use crate::domain::{authorize, visibility, Action, Caller, Denied};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
 use crate::store::{OrgSummary, Store, StoreError};
@@ -75,6 +75,7 @@ async fn me_invitations_list(
     AppQuery(params): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<MyInvitationResponse>>> {
     let emails = verified_emails(&caller)?;
+    let visibility = visibility(&caller);
     let page = params.to_request()?;
     let rows = state
         .store
@@ -86,7 +87,7 @@ async fn me_invitations_list(
         |(i, _)| i.id,
         |(invitation, org)| MyInvitationResponse {
             org: summary(org),
-            invitation: InvitationResponse::new(invitation, &caller),
+            invitation: InvitationResponse::new(invitation, visibility),
         },
     )))
 }
@@ -146,7 +147,10 @@ async fn me_invitations_decline(
         .decline_invitation(id, emails, state.clock.now())
         .await
     {
-        Ok(invitation) => Ok(AppJson(InvitationResponse::new(invitation, &caller))),
+        Ok(invitation) => Ok(AppJson(InvitationResponse::new(
+            invitation,
+            visibility(&caller),
+        ))),
         Err(StoreError::AddressNotVerified) => Err(ApiError::invitation_not_found()),
         Err(err) => Err(err.into()),
     }
@@ -188,6 +192,7 @@ async fn me_memberships_list(
 ) -> ApiResult<AppJson<Page<MyMembershipResponse>>> {
     authorize(&caller, Action::OwnAccount, None)?;
     let identity = caller.identity_id().unwrap_or_default();
+    let visibility = visibility(&caller);
     let page = params.to_request()?;
     let rows = store.list_memberships_of(identity, page).await?;
     Ok(AppJson(Page::from_rows(
@@ -196,7 +201,7 @@ async fn me_memberships_list(
         |(m, _)| m.org_id,
         |(membership, org): (_, OrgSummary)| MyMembershipResponse {
             org: summary(org),
-            membership: MembershipResponse::new(membership, &caller),
+            membership: MembershipResponse::new(membership, visibility),
         },
     )))
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::auth::identities::profile_of;
-use crate::domain::{authorize, Action, Caller};
+use crate::domain::{visibility, Action, Caller, Visibility};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
 use crate::store::{MemberFilter, Membership, MetadataPatch, Store};
@@ -60,10 +60,10 @@ pub struct MembershipResponse {
 }
 
 impl MembershipResponse {
-    pub fn new(membership: Membership, caller: &Caller) -> Self {
+    pub fn new(membership: Membership, visibility: Visibility) -> Self {
         MembershipResponse {
             identity: None,
-            private_metadata: caller.is_admin_key().then_some(membership.private_metadata),
+            private_metadata: visibility.private_metadata(membership.private_metadata),
             org_id: membership.org_id,
             identity_id: membership.identity_id,
             role: membership.role,
@@ -115,10 +115,8 @@ pub struct MetadataRequest {
 
 impl MetadataRequest {
     /// The store's patch, after checking who may touch private metadata.
-    pub fn into_patch(self, caller: &Caller) -> ApiResult<MetadataPatch> {
-        if self.private_metadata.is_some() {
-            authorize(caller, Action::AdminOnly, None)?;
-        }
+    pub fn into_patch(self, visibility: Visibility) -> ApiResult<MetadataPatch> {
+        visibility.may_set_private_metadata(self.private_metadata.is_some())?;
         Ok(MetadataPatch {
             public: self.public_metadata,
             private: self.private_metadata,
@@ -135,11 +133,11 @@ fn parse_identity(raw: &str) -> ApiResult<Uuid> {
 pub async fn with_identity_after_write(
     state: &AppState,
     membership: Membership,
-    caller: &Caller,
+    visibility: Visibility,
 ) -> MembershipResponse {
-    match with_identities(state, vec![membership.clone()], caller).await {
+    match with_identities(state, vec![membership.clone()], visibility).await {
         Ok(mut responses) if !responses.is_empty() => responses.remove(0),
-        _ => MembershipResponse::new(membership, caller),
+        _ => MembershipResponse::new(membership, visibility),
     }
 }
 
@@ -148,7 +146,7 @@ pub async fn with_identity_after_write(
 pub async fn with_identities(
     state: &AppState,
     memberships: Vec<Membership>,
-    caller: &Caller,
+    visibility: Visibility,
 ) -> ApiResult<Vec<MembershipResponse>> {
     let ids: Vec<Uuid> = memberships.iter().map(|m| m.identity_id).collect();
     let lookup = state.identities.lookup(&ids).await?;
@@ -169,7 +167,7 @@ pub async fn with_identities(
                     id: identity.id,
                     traits: state.identities.public_traits(&identity),
                 });
-            let mut response = MembershipResponse::new(membership, caller);
+            let mut response = MembershipResponse::new(membership, visibility);
             response.identity = Some(identity);
             response
         })
@@ -211,7 +209,7 @@ async fn members_list(
         .await?;
     let page = Page::from_rows(rows, page, |m| m.identity_id, |m| m);
     Ok(AppJson(Page {
-        data: with_identities(&state, page.data, &caller).await?,
+        data: with_identities(&state, page.data, visibility(&caller)).await?,
         next_page_token: page.next_page_token,
     }))
 }
@@ -266,7 +264,7 @@ async fn members_add(
     }
     state.identities.remember(identity).await;
     tracing::info!(org = %access.org.id, identity = %body.identity_id, role, "member added");
-    let added = with_identity_after_write(&state, membership, &caller).await;
+    let added = with_identity_after_write(&state, membership, visibility(&caller)).await;
     Ok((StatusCode::CREATED, AppJson(added)))
 }
 
@@ -299,7 +297,7 @@ async fn members_get(
         .find_membership(access.org.id, identity_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::MemberNotFound, "no such member"))?;
-    let mut found = with_identities(&state, vec![membership], &caller).await?;
+    let mut found = with_identities(&state, vec![membership], visibility(&caller)).await?;
     Ok(AppJson(found.remove(0)))
 }
 
@@ -334,7 +332,10 @@ async fn members_update(
         .change_role(access.org.id, identity_id, &body.role)
         .await?;
     tracing::info!(org = %access.org.id, identity = %identity_id, role = body.role, "role changed");
-    Ok(AppJson(MembershipResponse::new(membership, &caller)))
+    Ok(AppJson(MembershipResponse::new(
+        membership,
+        visibility(&caller),
+    )))
 }
 
 /// Remove a member, or leave. Removing others needs `org:sys_memberships:manage`;
@@ -394,9 +395,10 @@ async fn members_metadata_update(
 ) -> ApiResult<AppJson<MembershipResponse>> {
     let identity_id = parse_identity(&identity)?;
     let access = org_access(store.as_ref(), &caller, &org, Action::ChangeRole).await?;
-    let patch = body.into_patch(&caller)?;
+    let visibility = visibility(&caller);
+    let patch = body.into_patch(visibility)?;
     let membership = store
         .merge_member_metadata(access.org.id, identity_id, patch)
         .await?;
-    Ok(AppJson(MembershipResponse::new(membership, &caller)))
+    Ok(AppJson(MembershipResponse::new(membership, visibility)))
 }

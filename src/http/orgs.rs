@@ -18,7 +18,7 @@ use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::domain::org::{validate_name, Slug};
 use crate::domain::validation::{validate_http_url, validate_metadata, FieldErrors};
-use crate::domain::{authorize, Action, Caller};
+use crate::domain::{authorize, visibility, Action, Caller, Visibility};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
 use crate::store::{NewOrg, Org, OrgFilter, OrgPatch, Store, StoreError};
@@ -58,9 +58,9 @@ pub struct OrgResponse {
 }
 
 impl OrgResponse {
-    pub fn new(org: Org, caller: &Caller) -> Self {
+    pub fn new(org: Org, visibility: Visibility) -> Self {
         OrgResponse {
-            private_metadata: caller.is_admin_key().then_some(org.private_metadata),
+            private_metadata: visibility.private_metadata(org.private_metadata),
             id: org.id,
             name: org.name,
             slug: org.slug,
@@ -181,11 +181,10 @@ async fn orgs_create(
     AppJson(body): AppJson<CreateOrgRequest>,
 ) -> ApiResult<(StatusCode, AppJson<OrgResponse>)> {
     authorize(&caller, Action::CreateOrg, None)?;
+    let visibility = visibility(&caller);
+    visibility.may_set_private_metadata(body.private_metadata.is_some())?;
     // The cap is a plan limit, set by the app's backend rather than by org admins.
-    if body.private_metadata.is_some()
-        || body.created_by.is_some()
-        || body.max_allowed_memberships.is_some()
-    {
+    if body.created_by.is_some() || body.max_allowed_memberships.is_some() {
         authorize(&caller, Action::AdminOnly, None)?;
     }
     let mut errors = FieldErrors::new();
@@ -240,7 +239,10 @@ async fn orgs_create(
         }
     };
     tracing::info!(org = %org.id, caller = %caller.log_label(), "organization created");
-    Ok((StatusCode::CREATED, AppJson(OrgResponse::new(org, &caller))))
+    Ok((
+        StatusCode::CREATED,
+        AppJson(OrgResponse::new(org, visibility)),
+    ))
 }
 
 /// List organizations: an identity sees those it belongs to; an API key sees all.
@@ -270,6 +272,7 @@ async fn orgs_list(
         Action::ListAllOrgs
     };
     authorize(&caller, action, None)?;
+    let visibility = visibility(&caller);
     let page = PageParams {
         page_size: params.page_size,
         page_token: params.page_token,
@@ -280,7 +283,7 @@ async fn orgs_list(
         rows,
         page,
         |o| o.id,
-        |o| OrgResponse::new(o, &caller),
+        |o| OrgResponse::new(o, visibility),
     )))
 }
 
@@ -302,7 +305,7 @@ async fn orgs_get(
     AppPath(org): AppPath<String>,
 ) -> ApiResult<AppJson<OrgResponse>> {
     let access = org_access(store.as_ref(), &caller, &org, Action::ReadOrg).await?;
-    Ok(AppJson(OrgResponse::new(access.org, &caller)))
+    Ok(AppJson(OrgResponse::new(access.org, visibility(&caller))))
 }
 
 /// Update an organization's profile. Needs `org:sys_profile:manage`.
@@ -329,7 +332,9 @@ async fn orgs_update(
     AppJson(body): AppJson<UpdateOrgRequest>,
 ) -> ApiResult<AppJson<OrgResponse>> {
     let access = org_access(store.as_ref(), &caller, &org, Action::UpdateOrg).await?;
-    if body.private_metadata.is_some() || body.max_allowed_memberships.is_some() {
+    let visibility = visibility(&caller);
+    visibility.may_set_private_metadata(body.private_metadata.is_some())?;
+    if body.max_allowed_memberships.is_some() {
         authorize(&caller, Action::AdminOnly, None)?;
     }
     let mut errors = FieldErrors::new();
@@ -354,7 +359,7 @@ async fn orgs_update(
         max_allowed_memberships: body.max_allowed_memberships,
     };
     let org = store.update_org(access.org.id, patch).await?;
-    Ok(AppJson(OrgResponse::new(org, &caller)))
+    Ok(AppJson(OrgResponse::new(org, visibility)))
 }
 
 /// Delete an organization and all its memberships. Needs `org:sys_profile:delete`.
@@ -402,7 +407,8 @@ async fn orgs_metadata_update(
     AppJson(body): AppJson<MetadataRequest>,
 ) -> ApiResult<AppJson<OrgResponse>> {
     let access = org_access(store.as_ref(), &caller, &org, Action::UpdateOrg).await?;
-    let patch = body.into_patch(&caller)?;
+    let visibility = visibility(&caller);
+    let patch = body.into_patch(visibility)?;
     let org = store.merge_org_metadata(access.org.id, patch).await?;
-    Ok(AppJson(OrgResponse::new(org, &caller)))
+    Ok(AppJson(OrgResponse::new(org, visibility)))
 }
