@@ -15,7 +15,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::openapi::PROBLEM_CONTENT_TYPE;
 use super::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use super::problems;
 use super::{AppJson, AppQuery, Page};
 use crate::domain::{authorize, Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
@@ -70,13 +72,12 @@ pub struct ClerkExport {
     request_body(content = ClerkExport, content_type = "application/json"),
     responses(
         (status = 200, description = "The import report", body = ImportReport),
-        (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong shape or duplicate ids; `errors[0].field` names the path", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Not JSON", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::NotAdminKey,
+        (status = 413, description = "Body too large", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 415, description = "Not application/json", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 422, description = "Wrong shape or duplicate ids; `errors[0].field` names the path", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::KratosUnavailable,
     ),
     security(("api_key" = []))
 )]
@@ -177,9 +178,8 @@ pub struct OrgIdParams {
     params(OrgIdParams),
     responses(
         (status = 200, description = "One page of id pairs", body = Page<ClerkOrgId>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an API key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid page size or token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an API key", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 422, description = "Invalid page size or token", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
     ),
     security(("api_key" = []))
 )]

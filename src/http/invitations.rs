@@ -14,6 +14,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::members::{with_identity_after_write, MembershipResponse};
+use super::openapi::PROBLEM_CONTENT_TYPE;
+use super::problems;
 use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::auth::tokens::{random_token, sha256_hex};
 use crate::domain::invitation::{self, InvitationStatus, MAX_BULK};
@@ -277,12 +279,11 @@ async fn create(
     request_body = CreateInvitationRequest,
     responses(
         (status = 201, description = "Created", body = CreatedInvitationResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Pending invitation exists, already a member, or cap reached", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields or unknown role", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::OrgNotFound,
+        (status = 409, description = "Pending invitation exists, already a member, or cap reached", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 422, description = "Invalid fields or unknown role", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::KratosUnavailable,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -303,12 +304,11 @@ async fn invitations_create(
     request_body = Vec<CreateInvitationRequest>,
     responses(
         (status = 201, description = "All created", body = CreatedInvitationList),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "One address has a pending invitation or is a member, or the cap is reached", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (named `[i].field`), unknown role or over 100", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::OrgNotFound,
+        (status = 409, description = "One address has a pending invitation or is a member, or the cap is reached", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 422, description = "Invalid fields (named `[i].field`), unknown role or over 100", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::KratosUnavailable,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -335,10 +335,9 @@ async fn invitations_create_bulk(
     params(("org" = String, Path, description = "The org's UUID, slug or Clerk id"), ListInvitationsParams),
     responses(
         (status = 200, description = "A page of invitations", body = Page<InvitationResponse>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::OrgNotFound,
+        problems::InvalidParameters,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -387,9 +386,8 @@ async fn org_invitation(state: &AppState, org: Uuid, id: &str) -> ApiResult<Invi
     ),
     responses(
         (status = 200, description = "The invitation", body = InvitationResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization or invitation", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::InvitationNotFound,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -415,10 +413,9 @@ async fn invitations_get(
     ),
     responses(
         (status = 200, description = "The revoked invitation", body = InvitationResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization or invitation", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not pending", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::InvitationNotFound,
+        problems::NotPending,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -448,10 +445,9 @@ async fn invitations_revoke(
     request_body = AcceptByTokenRequest,
     responses(
         (status = 201, description = "The new membership", body = MembershipResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "No verified address matches the invitation", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No invitation has this token", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not pending (accepted, revoked, declined or expired), or already a member", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "No verified address matches the invitation", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 404, description = "No invitation has this token", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 409, description = "Not pending (accepted, revoked, declined or expired), or already a member", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
 )]

@@ -12,6 +12,8 @@ use uuid::Uuid;
 
 use super::invitations::{accept, InvitationResponse};
 use super::members::MembershipResponse;
+use super::openapi::PROBLEM_CONTENT_TYPE;
+use super::problems;
 use super::{AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::domain::{authorize, visibility, Action, Caller, Denied};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
@@ -63,9 +65,8 @@ fn invitation_id(raw: &str) -> ApiResult<Uuid> {
     params(PageParams),
     responses(
         (status = 200, description = "A page of pending invitations", body = Page<MyInvitationResponse>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "API keys have no invitations", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API keys have no invitations", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::InvalidParameters,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
 )]
@@ -98,10 +99,9 @@ async fn me_invitations_list(
     params(("id" = Uuid, Path, description = "Invitation id")),
     responses(
         (status = 201, description = "The new membership", body = MembershipResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "API keys cannot accept", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such invitation for the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not pending, or already a member", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API keys cannot accept", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::MyInvitationNotFound,
+        (status = 409, description = "Not pending, or already a member", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
 )]
@@ -128,10 +128,9 @@ async fn me_invitations_accept(
     params(("id" = Uuid, Path, description = "Invitation id")),
     responses(
         (status = 200, description = "The declined invitation", body = InvitationResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "API keys cannot decline", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such invitation for the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not pending", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API keys cannot decline", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::MyInvitationNotFound,
+        problems::NotPending,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
 )]
@@ -179,9 +178,8 @@ pub struct MyMembershipResponse {
     params(PageParams),
     responses(
         (status = 200, description = "A page of the caller's memberships", body = Page<MyMembershipResponse>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "API keys have no memberships", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API keys have no memberships", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::InvalidParameters,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
 )]

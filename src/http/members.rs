@@ -12,6 +12,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::openapi::PROBLEM_CONTENT_TYPE;
+use super::problems;
 use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::auth::identities::profile_of;
 use crate::domain::{visibility, Action, Caller, Visibility};
@@ -180,10 +182,9 @@ pub async fn with_identities(
     params(("org" = String, Path, description = "The org's UUID, slug or Clerk id"), ListMembersParams),
     responses(
         (status = 200, description = "A page of memberships", body = Page<MembershipResponse>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::OrgNotFound,
+        problems::InvalidParameters,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -221,12 +222,11 @@ async fn members_list(
     request_body = AddMemberRequest,
     responses(
         (status = 201, description = "Added", body = MembershipResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already a member, or the membership cap is reached", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown role or identity, or invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::OrgNotFound,
+        (status = 409, description = "Already a member, or the membership cap is reached", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 422, description = "Unknown role or identity, or invalid fields", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::KratosUnavailable,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -277,10 +277,9 @@ async fn members_add(
     ),
     responses(
         (status = 200, description = "The membership", body = MembershipResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization or member", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Malformed identity id", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::MemberNotFound,
+        (status = 422, description = "Malformed identity id", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -312,11 +311,10 @@ async fn members_get(
     request_body = UpdateMemberRequest,
     responses(
         (status = 200, description = "The updated membership", body = MembershipResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization or member", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Would leave no admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown role or invalid fields", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::MemberNotFound,
+        problems::LastAdmin,
+        (status = 422, description = "Unknown role or invalid fields", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -348,10 +346,9 @@ async fn members_update(
     ),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization or member", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Would leave no admin", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::MemberNotFound,
+        problems::LastAdmin,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -380,10 +377,9 @@ async fn members_remove(
     request_body = MetadataRequest,
     responses(
         (status = 200, description = "The updated membership", body = MembershipResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization or member", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not objects, or too large after merging", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::MemberNotFound,
+        problems::InvalidMetadata,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]

@@ -13,6 +13,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::members::MetadataRequest;
+use super::openapi::PROBLEM_CONTENT_TYPE;
+use super::problems;
 use super::{double_option, org_access, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::auth::Authenticator;
 use crate::config::Settings;
@@ -163,13 +165,12 @@ fn parse_slug(errors: &mut FieldErrors, slug: Option<&str>) -> Option<Slug> {
     request_body = CreateOrgRequest,
     responses(
         (status = 201, description = "Created", body = OrgResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
+        problems::MalformedJson,
+        (status = 403, description = "Not allowed", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::SlugTaken,
+        problems::NotJson,
+        problems::InvalidFields,
+        problems::KratosUnavailable,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -251,9 +252,8 @@ async fn orgs_create(
     params(ListOrgsParams),
     responses(
         (status = 200, description = "A page of organizations", body = Page<OrgResponse>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
+        problems::InvalidParameters,
+        problems::KratosUnavailable,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -293,9 +293,8 @@ async fn orgs_list(
     params(("org" = String, Path, description = "The org's UUID, slug or Clerk id (org_…)")),
     responses(
         (status = 200, description = "The organization", body = OrgResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization, or not visible to the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization, or not visible to the caller", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::KratosUnavailable,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -315,13 +314,12 @@ async fn orgs_get(
     request_body = UpdateOrgRequest,
     responses(
         (status = 200, description = "The updated organization", body = OrgResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        problems::MalformedJson,
+        problems::MissingPermission,
+        problems::OrgNotFound,
+        problems::SlugTaken,
+        problems::NotJson,
+        problems::InvalidFields,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -368,9 +366,8 @@ async fn orgs_update(
     params(("org" = String, Path, description = "The org's UUID, slug or Clerk id (org_…)")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::OrgNotFound,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -393,10 +390,9 @@ async fn orgs_delete(
     request_body = MetadataRequest,
     responses(
         (status = 200, description = "The updated organization", body = OrgResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not objects, or too large after merging", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::OrgNotFound,
+        problems::InvalidMetadata,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
