@@ -16,6 +16,7 @@ use super::openapi::PROBLEM_CONTENT_TYPE;
 use super::problems;
 use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::auth::identities::profile_of;
+use crate::auth::kratos::KratosIdentity;
 use crate::domain::{visibility, Action, Caller, Visibility};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
@@ -254,18 +255,24 @@ async fn members_add(
     let membership = store
         .add_member(access.org.id, body.identity_id, &role, state.clock.now())
         .await?;
-    // The member is added; a failed search snapshot is retried at the next listing.
+    remember_profile(&state, identity).await;
+    tracing::info!(org = %access.org.id, identity = %body.identity_id, role, "member added");
+    let added = with_identity_after_write(&state, membership, visibility(&caller)).await;
+    Ok((StatusCode::CREATED, AppJson(added)))
+}
+
+/// Saves a new member's search snapshot and caches its profile. The member is already
+/// added, so a failed snapshot is only logged: the next listing retries it.
+async fn remember_profile(state: &AppState, identity: KratosIdentity) {
     let profile = profile_of(&identity);
-    if let Err(err) = store
+    if let Err(err) = state
+        .store
         .save_identity_profiles(&[profile], state.clock.now())
         .await
     {
         tracing::warn!(error = %err, "could not save the member's profile snapshot");
     }
     state.identities.remember(identity).await;
-    tracing::info!(org = %access.org.id, identity = %body.identity_id, role, "member added");
-    let added = with_identity_after_write(&state, membership, visibility(&caller)).await;
-    Ok((StatusCode::CREATED, AppJson(added)))
 }
 
 /// Read one membership. Members may read their own; others need `org:sys_memberships:read`.
