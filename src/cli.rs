@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use crate::auth::api_keys;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{
-    ApiKeyCommand, Cli, Command, ExportCommand, ImportCommand, ScopeArg, Settings,
+    ApiKeyCommand, ClerkImportArgs, Cli, Command, ExportCommand, ImportCommand, ScopeArg, Settings,
 };
 use crate::domain::ApiKeyScope;
 use crate::store::{self, ApiKeyRecord, Store};
@@ -17,9 +17,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve => serve(cli.settings).await,
         Command::Migrate => migrate(&cli.settings).await,
         Command::ApiKeys(command) => api_key_command(&cli.settings, command).await,
-        Command::Import(ImportCommand::Clerk(args)) => {
-            crate::import::command::import_clerk(&cli.settings, args).await
-        }
+        Command::Import(ImportCommand::Clerk(args)) => import_clerk(&cli.settings, args).await,
         Command::Export(ExportCommand::Clerk(args)) => {
             crate::import::command::export_clerk(args).await
         }
@@ -37,10 +35,15 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-pub(crate) async fn open_store(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+async fn open_store(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn Store>> {
     let store = store::connect(&settings.database_url).await?;
     store.migrate().await?;
     Ok(store)
+}
+
+async fn import_clerk(settings: &Settings, args: ClerkImportArgs) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    crate::import::command::import_clerk(store, settings, args).await
 }
 
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {

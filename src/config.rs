@@ -4,9 +4,10 @@
 //! anything starts, never with a panic later.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -43,13 +44,61 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
     /// From a Clerk export document (`--file`) or straight from Clerk's API (`--from-api`).
-    Clerk(crate::import::command::ClerkImportArgs),
+    Clerk(ClerkImportArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
     /// Page Clerk's Backend API and print an import document on stdout.
-    Clerk(crate::import::command::ClerkApiArgs),
+    Clerk(ClerkApiArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClerkImportArgs {
+    /// A Clerk export document; read as a stream.
+    #[arg(
+        long,
+        required_unless_present = "from_api",
+        conflicts_with = "from_api"
+    )]
+    pub file: Option<PathBuf>,
+    /// Page Clerk's Backend API instead (needs CLERK_SECRET_KEY).
+    #[arg(long)]
+    pub from_api: bool,
+    /// Report what would happen; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write each org's report to this file, one JSON object per line.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub clerk: ClerkApiArgs,
+}
+
+#[derive(Args)]
+pub struct ClerkApiArgs {
+    /// Clerk secret key (`sk_…`); never printed or logged.
+    #[arg(long, env = "CLERK_SECRET_KEY", hide_env_values = true)]
+    pub clerk_secret_key: Option<String>,
+    #[arg(
+        long,
+        env = "CLERK_API_URL",
+        default_value = "https://api.clerk.com/v1"
+    )]
+    pub clerk_api_url: url::Url,
+}
+
+/// Keeps the secret key out of any debug output.
+impl std::fmt::Debug for ClerkApiArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClerkApiArgs")
+            .field(
+                "clerk_secret_key",
+                &self.clerk_secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("clerk_api_url", &self.clerk_api_url.as_str())
+            .finish()
+    }
 }
 
 #[derive(Debug, Subcommand)]

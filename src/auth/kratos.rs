@@ -1,12 +1,19 @@
-//! The two Kratos calls Polis makes: `GET /sessions/whoami` (public API) to turn a
-//! session into an identity, and `GET /admin/identities/{id}` (admin API) to check
-//! that an identity exists. Anything but a clear answer is `Unavailable`: Polis
-//! fails closed.
+//! Polis's one Kratos client: `GET /sessions/whoami` (public API) turns a session into
+//! an identity; the admin API's `GET /admin/identities/{id}` and `GET /admin/identities`
+//! (by ids, by login identifier, or every identity page by page) find identities.
+//! Anything but a clear answer is `Unavailable`: Polis fails closed.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::Value;
 use uuid::Uuid;
+
+use crate::config::Settings;
+use crate::error::{ApiError, ErrorCode};
 
 /// A session credential, exactly as the caller presented it.
 #[derive(Clone)]
@@ -49,6 +56,18 @@ pub struct SessionInfo {
 #[error("Kratos unavailable: {0}")]
 pub struct KratosUnavailable(pub String);
 
+/// A route that needs Kratos answers 503 when Kratos cannot: the cause goes to the log
+/// (it never holds a credential), the client gets a stable code.
+impl From<KratosUnavailable> for ApiError {
+    fn from(err: KratosUnavailable) -> Self {
+        tracing::warn!(error = %err, "Kratos call failed");
+        ApiError::new(
+            ErrorCode::IdentityProviderUnavailable,
+            "the identity provider could not be reached; try again",
+        )
+    }
+}
+
 #[derive(Deserialize)]
 struct SessionBody {
     active: Option<bool>,
@@ -86,12 +105,8 @@ pub struct KratosClient {
 }
 
 impl KratosClient {
-    pub fn new(
-        public_url: &url::Url,
-        admin_url: &url::Url,
-        timeout: std::time::Duration,
-        cookie_name: &str,
-    ) -> anyhow::Result<Self> {
+    /// A client for the configured Kratos whose every call gives up after `timeout`.
+    pub fn new(settings: &Settings, timeout: Duration) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -99,9 +114,9 @@ impl KratosClient {
             .build()?;
         Ok(Self {
             http,
-            whoami_url: join(public_url, "sessions/whoami")?,
-            admin_identities_url: join(admin_url, "admin/identities/")?,
-            cookie_name: cookie_name.to_owned(),
+            whoami_url: join(&settings.kratos_public_url, "sessions/whoami")?,
+            admin_identities_url: join(&settings.kratos_admin_url, "admin/identities/")?,
+            cookie_name: settings.kratos_session_cookie.clone(),
         })
     }
 
@@ -169,14 +184,59 @@ impl KratosClient {
         &self,
         email: &str,
     ) -> Result<Option<KratosIdentity>, KratosUnavailable> {
-        let query = [("credentials_identifier", email.to_owned())];
-        Ok(self.list_identities(&query).await?.into_iter().next())
+        Ok(self
+            .identities_by_identifier(email)
+            .await?
+            .into_iter()
+            .next())
+    }
+
+    /// The identities with this login identifier (`credentials_identifier`).
+    #[tracing::instrument(skip_all)]
+    pub async fn identities_by_identifier(
+        &self,
+        identifier: &str,
+    ) -> Result<Vec<KratosIdentity>, KratosUnavailable> {
+        let query = [("credentials_identifier", identifier.to_owned())];
+        self.list_identities(&query).await
+    }
+
+    /// Pages through every identity, [`MAX_PAGE_SIZE`] at a time, following the `Link`
+    /// header's `next` token, and hands each one to `visit` (so a million identities
+    /// are never all in memory).
+    #[tracing::instrument(skip_all)]
+    pub async fn for_each_identity(
+        &self,
+        mut visit: impl FnMut(ListedIdentity),
+    ) -> Result<(), KratosUnavailable> {
+        let mut token: Option<String> = None;
+        loop {
+            let mut query = vec![("page_size", MAX_PAGE_SIZE.to_string())];
+            if let Some(token) = &token {
+                query.push(("page_token", token.clone()));
+            }
+            let (identities, next) = self.list_page(&query).await?;
+            identities.into_iter().for_each(&mut visit);
+            match next {
+                // A page token that does not move would loop forever.
+                Some(next) if Some(&next) != token.as_ref() => token = Some(next),
+                _ => return Ok(()),
+            }
+        }
     }
 
     async fn list_identities(
         &self,
         query: &[(&str, String)],
     ) -> Result<Vec<KratosIdentity>, KratosUnavailable> {
+        Ok(self.list_page(query).await?.0)
+    }
+
+    /// One page of `GET /admin/identities`, and the token of the next page if any.
+    async fn list_page<T: DeserializeOwned>(
+        &self,
+        query: &[(&str, String)],
+    ) -> Result<(Vec<T>, Option<String>), KratosUnavailable> {
         let url = self.admin_identities_url.as_str().trim_end_matches('/');
         let response = self
             .http
@@ -185,17 +245,27 @@ impl KratosClient {
             .send()
             .await
             .map_err(unavailable)?;
-        match response.status() {
-            StatusCode::OK => response.json().await.map_err(unavailable),
-            other => Err(KratosUnavailable(format!(
-                "admin identity list answered {other}"
-            ))),
+        if response.status() != StatusCode::OK {
+            return Err(KratosUnavailable(format!(
+                "admin identity list answered {}",
+                response.status()
+            )));
         }
+        let next = response
+            .headers()
+            .get(reqwest::header::LINK)
+            .and_then(|v| v.to_str().ok())
+            .and_then(next_page_token);
+        let page = response.json().await.map_err(unavailable)?;
+        Ok((page, next))
     }
 }
 
 /// Kratos accepts at most this many `ids` in one list call.
 pub const MAX_IDS_PER_CALL: usize = 500;
+
+/// The largest page `GET /admin/identities` gives.
+pub const MAX_PAGE_SIZE: usize = 500;
 
 /// The parts of an admin-API identity Polis uses.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -203,6 +273,33 @@ pub struct KratosIdentity {
     pub id: Uuid,
     #[serde(default)]
     pub traits: serde_json::Value,
+}
+
+/// An identity as the admin list gives it when paging through all of them: its id and
+/// the admin metadata (where the Olympus user migration keeps `legacy_clerk_id`).
+#[derive(Debug, Deserialize)]
+pub struct ListedIdentity {
+    pub id: Uuid,
+    #[serde(default)]
+    pub metadata_admin: Option<Value>,
+}
+
+/// The `page_token` of the `rel="next"` entry of a Kratos `Link` header. Only the token is
+/// taken: the link is relative to Kratos's root, which may not be where Polis reaches it.
+fn next_page_token(link: &str) -> Option<String> {
+    link.split(',').find_map(|entry| {
+        let (target, params) = entry.split_once(';')?;
+        if !params.contains("rel=\"next\"") {
+            return None;
+        }
+        let target = target.trim().trim_start_matches('<').trim_end_matches('>');
+        let url = url::Url::parse("http://kratos").ok()?.join(target).ok()?;
+        let token = url
+            .query_pairs()
+            .find(|(k, _)| k == "page_token")
+            .map(|(_, v)| v.into_owned());
+        token
+    })
 }
 
 /// An inactive or already expired session is no session, whatever the status said.
@@ -266,6 +363,16 @@ mod tests {
             join(&base, "sessions/whoami").unwrap().as_str(),
             "http://kratos:4433/sessions/whoami"
         );
+    }
+
+    #[test]
+    fn reads_the_next_token() {
+        let link = "</admin/identities?page_size=500&page_token=00000000-0000-0000-0000-000000000000>; rel=\"first\",</admin/identities?page_size=500&page_token=6f9c3a52-1f0e-4d2b-9a57-0c2f5f0b8e11>; rel=\"next\"";
+        assert_eq!(
+            next_page_token(link).as_deref(),
+            Some("6f9c3a52-1f0e-4d2b-9a57-0c2f5f0b8e11")
+        );
+        assert_eq!(next_page_token("</a?page_token=x>; rel=\"first\""), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod tokens;
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method};
 use uuid::Uuid;
@@ -19,7 +19,6 @@ use crate::config::Settings;
 use crate::domain::caller::{ApiKeyCaller, IdentityCaller};
 use crate::domain::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::state::AppState;
 use crate::store::Store;
 use cache::SessionCache;
 use kratos::{KratosClient, KratosIdentity, SessionCredential, WhoamiOutcome};
@@ -41,12 +40,7 @@ pub struct Authenticator {
 impl Authenticator {
     pub fn new(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Self> {
         Ok(Self {
-            kratos: KratosClient::new(
-                &settings.kratos_public_url,
-                &settings.kratos_admin_url,
-                settings.kratos_timeout(),
-                &settings.kratos_session_cookie,
-            )?,
+            kratos: KratosClient::new(settings, settings.kratos_timeout())?,
             sessions: SessionCache::new(
                 settings.session_cache_ttl(),
                 settings.session_cache_capacity,
@@ -135,14 +129,7 @@ impl Authenticator {
     }
 
     async fn session(&self, credential: &SessionCredential, via_cookie: bool) -> ApiResult<Caller> {
-        let outcome = self
-            .sessions
-            .whoami(&self.kratos, credential)
-            .await
-            .map_err(|err| {
-                tracing::warn!(error = %err, "Kratos whoami failed");
-                identity_provider_unavailable()
-            })?;
+        let outcome = self.sessions.whoami(&self.kratos, credential).await?;
         match outcome {
             WhoamiOutcome::Active(session) => Ok(Caller::Identity(IdentityCaller {
                 id: session.identity_id,
@@ -159,21 +146,21 @@ impl Authenticator {
     /// The Kratos identity with this id, `None` when there is none; 503 when Kratos
     /// cannot say.
     pub async fn identity(&self, id: Uuid) -> ApiResult<Option<KratosIdentity>> {
-        self.kratos.identity(id).await.map_err(|err| {
-            tracing::warn!(error = %err, "Kratos identity lookup failed");
-            identity_provider_unavailable()
-        })
+        Ok(self.kratos.identity(id).await?)
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
+/// Any state that holds an [`Authenticator`] authenticates its requests' callers.
+impl<S> FromRequestParts<S> for Caller
+where
+    Arc<Authenticator>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Caller> {
-        let caller = state
-            .auth
-            .authenticate(&parts.method, &parts.headers)
-            .await?;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Caller> {
+        let auth = Arc::<Authenticator>::from_ref(state);
+        let caller = auth.authenticate(&parts.method, &parts.headers).await?;
         tracing::Span::current().record("caller", caller.log_label());
         Ok(caller)
     }
@@ -201,13 +188,6 @@ fn unauthenticated() -> ApiError {
     ApiError::new(
         ErrorCode::Unauthenticated,
         "a valid Kratos session or Polis API key is required",
-    )
-}
-
-pub(crate) fn identity_provider_unavailable() -> ApiError {
-    ApiError::new(
-        ErrorCode::IdentityProviderUnavailable,
-        "the identity provider could not be reached; try again",
     )
 }
 

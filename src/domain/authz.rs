@@ -144,6 +144,41 @@ pub fn authorize(
     }
 }
 
+/// What of an organization, membership or invitation a caller may read and set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Everything but private metadata.
+    Public,
+    /// Private metadata too: admin API keys.
+    WithPrivateMetadata,
+}
+
+/// Decides [`Visibility`] for `caller` by the rule [`authorize`] applies to
+/// [`Action::AdminOnly`], so a caller sees private metadata exactly when it may set it.
+pub fn visibility(caller: &Caller) -> Visibility {
+    match authorize(caller, Action::AdminOnly, None) {
+        Ok(()) => Visibility::WithPrivateMetadata,
+        Err(_) => Visibility::Public,
+    }
+}
+
+impl Visibility {
+    /// `private_metadata` for a response: `None` unless the caller may see it.
+    pub fn private_metadata<T>(self, private_metadata: T) -> Option<T> {
+        (self == Visibility::WithPrivateMetadata).then_some(private_metadata)
+    }
+
+    /// Refuses a request that sets private metadata (`sets` is true) unless the caller
+    /// may see it.
+    pub fn may_set_private_metadata(self, sets: bool) -> Result<(), Denied> {
+        if sets && self != Visibility::WithPrivateMetadata {
+            Err(Denied::Forbidden)
+        } else {
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,5 +297,23 @@ mod tests {
             authorize(&admin, Action::OwnAccount, None),
             Err(Denied::Forbidden)
         );
+    }
+
+    #[test]
+    fn private_metadata_is_for_admin_keys_only() {
+        let admin = visibility(&key(ApiKeyScope::Admin));
+        assert_eq!(admin, Visibility::WithPrivateMetadata);
+        assert_eq!(admin.private_metadata("secret"), Some("secret"));
+        assert_eq!(admin.may_set_private_metadata(true), Ok(()));
+        for caller in [key(ApiKeyScope::Read), identity(Uuid::now_v7())] {
+            let visibility = visibility(&caller);
+            assert_eq!(visibility, Visibility::Public, "{caller:?}");
+            assert_eq!(visibility.private_metadata("secret"), None);
+            assert_eq!(
+                visibility.may_set_private_metadata(true),
+                Err(Denied::Forbidden)
+            );
+            assert_eq!(visibility.may_set_private_metadata(false), Ok(()));
+        }
     }
 }

@@ -64,10 +64,6 @@ impl Caller {
         }
     }
 
-    pub fn is_admin_key(&self) -> bool {
-        matches!(self, Caller::ApiKey(key) if key.scope == ApiKeyScope::Admin)
-    }
-
     /// A short, non-secret description for logs and audit fields.
     pub fn log_label(&self) -> String {
         match self {

@@ -9,5 +9,5 @@ pub mod org;
 pub mod role;
 pub mod validation;
 
-pub use authz::{authorize, Action, Denied};
+pub use authz::{authorize, visibility, Action, Denied, Visibility};
 pub use caller::{ApiKeyScope, Caller};

@@ -15,15 +15,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::openapi::PROBLEM_CONTENT_TYPE;
 use super::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use super::problems;
 use super::{AppJson, AppQuery, Page};
-use crate::config::Settings;
 use crate::domain::{authorize, Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::import::report::CollectingSink;
-use crate::import::{
-    self, DocumentError, ImportError, ImportOptions, ImportReport, KratosIdentities,
-};
+use crate::import::{self, DocumentError, ImportError, ImportOptions, ImportReport};
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -73,13 +72,12 @@ pub struct ClerkExport {
     request_body(content = ClerkExport, content_type = "application/json"),
     responses(
         (status = 200, description = "The import report", body = ImportReport),
-        (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Wrong shape or duplicate ids; `errors[0].field` names the path", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Not JSON", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::NotAdminKey,
+        (status = 413, description = "Body too large", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 415, description = "Not application/json", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 422, description = "Wrong shape or duplicate ids; `errors[0].field` names the path", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::KratosUnavailable,
     ),
     security(("api_key" = []))
 )]
@@ -104,7 +102,7 @@ async fn import_clerk(
     let summary = import::run(
         std::io::Cursor::new(bytes),
         state.store.clone(),
-        kratos_identities(&state.settings)?,
+        import::kratos_client(&state.settings).map_err(|e| ApiError::internal(&e))?,
         ImportOptions {
             dry_run: params.dry_run,
             now: state.clock.now(),
@@ -131,14 +129,6 @@ fn require_json(headers: &HeaderMap) -> ApiResult<()> {
             "the import document must be sent as Content-Type: application/json",
         ))
     }
-}
-
-pub(crate) fn kratos_identities(settings: &Settings) -> ApiResult<KratosIdentities> {
-    // Listing identities 500 at a time needs longer than one whoami call.
-    let timeout = settings
-        .kratos_timeout()
-        .max(std::time::Duration::from_secs(30));
-    KratosIdentities::new(&settings.kratos_admin_url, timeout).map_err(|e| ApiError::internal(&e))
 }
 
 /// Maps a failed run to its problem: the document's first offending path, Kratos, or
@@ -189,9 +179,8 @@ pub struct OrgIdParams {
     params(OrgIdParams),
     responses(
         (status = 200, description = "One page of id pairs", body = Page<ClerkOrgId>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an API key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid page size or token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an API key", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 422, description = "Invalid page size or token", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
     ),
     security(("api_key" = []))
 )]

@@ -1,7 +1,7 @@
 //! `/orgs/{org}/invitations`: invite by e-mail, list, read and revoke; and
 //! `POST /invitations/accept` for the invitee holding the token.
 
-use std::collections::HashSet;
+mod create;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,15 +14,15 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::members::{with_identity_after_write, MembershipResponse};
+use super::openapi::PROBLEM_CONTENT_TYPE;
+use super::problems;
 use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
-use crate::auth::identity_provider_unavailable;
-use crate::auth::tokens::{random_token, sha256_hex};
-use crate::domain::invitation::{self, InvitationStatus, MAX_BULK};
-use crate::domain::validation::{validate_http_url, validate_metadata, FieldErrors};
-use crate::domain::{authorize, Action, Caller};
+use crate::auth::tokens::sha256_hex;
+use crate::domain::invitation::{InvitationStatus, MAX_BULK};
+use crate::domain::{authorize, visibility, Action, Caller, Visibility};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
-use crate::store::{Invitation, NewInvitation, Store};
+use crate::store::{Invitation, Store};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -61,9 +61,9 @@ pub struct InvitationResponse {
 }
 
 impl InvitationResponse {
-    pub fn new(invitation: Invitation, caller: &Caller) -> Self {
+    pub fn new(invitation: Invitation, visibility: Visibility) -> Self {
         InvitationResponse {
-            private_metadata: caller.is_admin_key().then_some(invitation.private_metadata),
+            private_metadata: visibility.private_metadata(invitation.private_metadata),
             id: invitation.id,
             org_id: invitation.org_id,
             email_address: invitation.email_address,
@@ -130,164 +130,6 @@ pub struct ListInvitationsParams {
     pub page_token: Option<String>,
 }
 
-/// A checked request, ready for the store, and its token.
-struct Prepared {
-    invitation: NewInvitation,
-    token: String,
-}
-
-/// Checks one request; field names are prefixed with `prefix` (for bulk requests).
-fn check_request(
-    errors: &mut FieldErrors,
-    prefix: &str,
-    request: &CreateInvitationRequest,
-    now: DateTime<Utc>,
-) -> (Option<String>, Option<DateTime<Utc>>) {
-    let field = |name: &str| format!("{prefix}{name}");
-    let email = match invitation::normalize_email(&request.email_address) {
-        Ok(email) => Some(email),
-        Err(message) => {
-            errors.add(&field("email_address"), message);
-            None
-        }
-    };
-    let expires_at = match invitation::expiry(now, request.expires_in_days) {
-        Ok(at) => Some(at),
-        Err(message) => {
-            errors.add(&field("expires_in_days"), message);
-            None
-        }
-    };
-    if let Some(url) = &request.redirect_url {
-        errors.check(&field("redirect_url"), validate_http_url(url));
-    }
-    for (name, metadata) in [
-        ("public_metadata", &request.public_metadata),
-        ("private_metadata", &request.private_metadata),
-    ] {
-        if let Some(metadata) = metadata {
-            errors.check(&field(name), validate_metadata(metadata));
-        }
-    }
-    (email, expires_at)
-}
-
-/// Validates every request (naming each bad field), then looks each address up in
-/// Kratos so that inviting an existing member can be refused.
-async fn prepare(
-    state: &AppState,
-    caller: &Caller,
-    requests: Vec<CreateInvitationRequest>,
-    bulk: bool,
-) -> ApiResult<Vec<Prepared>> {
-    if requests.iter().any(|r| r.private_metadata.is_some()) {
-        authorize(caller, Action::AdminOnly, None)?;
-    }
-    let now = state.clock.now();
-    let mut errors = FieldErrors::new();
-    let mut checked = Vec::with_capacity(requests.len());
-    let mut seen = HashSet::new();
-    for (i, request) in requests.into_iter().enumerate() {
-        let prefix = if bulk {
-            format!("[{i}].")
-        } else {
-            String::new()
-        };
-        let (email, expires_at) = check_request(&mut errors, &prefix, &request, now);
-        if let Some(email) = &email {
-            if !seen.insert(email.clone()) {
-                errors.add(
-                    &format!("{prefix}email_address"),
-                    "appears twice in this request",
-                );
-            }
-        }
-        checked.push((request, email, expires_at));
-    }
-    errors.into_result().map_err(ApiError::validation)?;
-
-    let mut prepared = Vec::with_capacity(checked.len());
-    for (request, email, expires_at) in checked {
-        let email = email.unwrap_or_default();
-        let existing = state
-            .auth
-            .kratos()
-            .identity_by_email(&email)
-            .await
-            .map_err(|err| {
-                tracing::warn!(error = %err, "Kratos identity lookup failed");
-                identity_provider_unavailable()
-            })?;
-        let token = random_token();
-        prepared.push(Prepared {
-            invitation: NewInvitation {
-                email_address: email,
-                role: request
-                    .role
-                    .unwrap_or_else(|| state.settings.default_role.clone()),
-                expires_at,
-                public_metadata: request
-                    .public_metadata
-                    .unwrap_or_else(|| Value::Object(Default::default())),
-                private_metadata: request
-                    .private_metadata
-                    .unwrap_or_else(|| Value::Object(Default::default())),
-                redirect_url: request.redirect_url,
-                inviter_id: caller.identity_id(),
-                token_hash: Some(sha256_hex(&token)),
-                existing_identity: existing.map(|identity| identity.id),
-            },
-            token,
-        });
-    }
-    Ok(prepared)
-}
-
-/// `redirect_url` with the token as its one `invitation_token` query parameter: one
-/// the URL already carries is replaced, so an app reading the first never gets another.
-fn acceptance_url(redirect_url: Option<&str>, token: &str) -> Option<String> {
-    let mut url = url::Url::parse(redirect_url?).ok()?;
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(key, _)| key != "invitation_token")
-        .map(|(key, value)| (key.into_owned(), value.into_owned()))
-        .collect();
-    url.query_pairs_mut()
-        .clear()
-        .extend_pairs(kept)
-        .append_pair("invitation_token", token);
-    Some(url.into())
-}
-
-async fn create(
-    state: &AppState,
-    caller: &Caller,
-    org: &str,
-    requests: Vec<CreateInvitationRequest>,
-    bulk: bool,
-) -> ApiResult<Vec<CreatedInvitationResponse>> {
-    let store = state.store.as_ref();
-    let access = org_access(store, caller, org, Action::ManageInvitations).await?;
-    let prepared = prepare(state, caller, requests, bulk).await?;
-    let (invitations, tokens): (Vec<_>, Vec<_>) = prepared
-        .into_iter()
-        .map(|p| (p.invitation, p.token))
-        .unzip();
-    let created = store
-        .create_invitations(access.org.id, invitations, state.clock.now())
-        .await?;
-    tracing::info!(org = %access.org.id, count = created.len(), "invitations created");
-    Ok(created
-        .into_iter()
-        .zip(tokens)
-        .map(|(invitation, token)| CreatedInvitationResponse {
-            url: acceptance_url(invitation.redirect_url.as_deref(), &token),
-            invitation: InvitationResponse::new(invitation, caller),
-            token,
-        })
-        .collect())
-}
-
 /// Invite an e-mail address. Needs `org:sys_memberships:manage`. The response carries
 /// the acceptance `token` and `url` once; the app sends the e-mail itself.
 #[utoipa::path(
@@ -296,12 +138,11 @@ async fn create(
     request_body = CreateInvitationRequest,
     responses(
         (status = 201, description = "Created", body = CreatedInvitationResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Pending invitation exists, already a member, or cap reached", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields or unknown role", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::OrgNotFound,
+        (status = 409, description = "Pending invitation exists, already a member, or cap reached", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 422, description = "Invalid fields or unknown role", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::KratosUnavailable,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -311,7 +152,7 @@ async fn invitations_create(
     AppPath(org): AppPath<String>,
     AppJson(body): AppJson<CreateInvitationRequest>,
 ) -> ApiResult<(StatusCode, AppJson<CreatedInvitationResponse>)> {
-    let mut created = create(&state, &caller, &org, vec![body], false).await?;
+    let mut created = create::create(&state, &caller, &org, vec![body], false).await?;
     Ok((StatusCode::CREATED, AppJson(created.remove(0))))
 }
 
@@ -322,12 +163,11 @@ async fn invitations_create(
     request_body = Vec<CreateInvitationRequest>,
     responses(
         (status = 201, description = "All created", body = CreatedInvitationList),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "One address has a pending invitation or is a member, or the cap is reached", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (named `[i].field`), unknown role or over 100", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::OrgNotFound,
+        (status = 409, description = "One address has a pending invitation or is a member, or the cap is reached", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 422, description = "Invalid fields (named `[i].field`), unknown role or over 100", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::KratosUnavailable,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -343,7 +183,7 @@ async fn invitations_create_bulk(
             format!("must hold 1 to {MAX_BULK} invitations"),
         ));
     }
-    let data = create(&state, &caller, &org, body, true).await?;
+    let data = create::create(&state, &caller, &org, body, true).await?;
     Ok((StatusCode::CREATED, AppJson(CreatedInvitationList { data })))
 }
 
@@ -354,10 +194,9 @@ async fn invitations_create_bulk(
     params(("org" = String, Path, description = "The org's UUID, slug or Clerk id"), ListInvitationsParams),
     responses(
         (status = 200, description = "A page of invitations", body = Page<InvitationResponse>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::OrgNotFound,
+        problems::InvalidParameters,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -377,11 +216,12 @@ async fn invitations_list(
     let rows = store
         .list_invitations(access.org.id, params.status, page, state.clock.now())
         .await?;
+    let visibility = visibility(&caller);
     Ok(AppJson(Page::from_rows(
         rows,
         page,
         |i| i.id,
-        |i| InvitationResponse::new(i, &caller),
+        |i| InvitationResponse::new(i, visibility),
     )))
 }
 
@@ -405,9 +245,8 @@ async fn org_invitation(state: &AppState, org: Uuid, id: &str) -> ApiResult<Invi
     ),
     responses(
         (status = 200, description = "The invitation", body = InvitationResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization or invitation", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::InvitationNotFound,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -418,7 +257,10 @@ async fn invitations_get(
 ) -> ApiResult<AppJson<InvitationResponse>> {
     let access = org_access(state.store.as_ref(), &caller, &org, Action::ReadInvitations).await?;
     let invitation = org_invitation(&state, access.org.id, &id).await?;
-    Ok(AppJson(InvitationResponse::new(invitation, &caller)))
+    Ok(AppJson(InvitationResponse::new(
+        invitation,
+        visibility(&caller),
+    )))
 }
 
 /// Revoke a pending invitation. Needs `org:sys_memberships:manage`.
@@ -430,10 +272,9 @@ async fn invitations_get(
     ),
     responses(
         (status = 200, description = "The revoked invitation", body = InvitationResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization or invitation", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not pending", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::InvitationNotFound,
+        problems::NotPending,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -449,7 +290,10 @@ async fn invitations_revoke(
         .revoke_invitation(access.org.id, invitation.id, state.clock.now())
         .await?;
     tracing::info!(org = %access.org.id, invitation = %revoked.id, "invitation revoked");
-    Ok(AppJson(InvitationResponse::new(revoked, &caller)))
+    Ok(AppJson(InvitationResponse::new(
+        revoked,
+        visibility(&caller),
+    )))
 }
 
 /// Accept an invitation by its token. The caller needs a verified e-mail address
@@ -460,10 +304,9 @@ async fn invitations_revoke(
     request_body = AcceptByTokenRequest,
     responses(
         (status = 201, description = "The new membership", body = MembershipResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "No verified address matches the invitation", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No invitation has this token", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not pending (accepted, revoked, declined or expired), or already a member", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "No verified address matches the invitation", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 404, description = "No invitation has this token", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 409, description = "Not pending (accepted, revoked, declined or expired), or already a member", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
 )]
@@ -498,19 +341,5 @@ pub async fn accept(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Me
         )
         .await?;
     tracing::info!(org = %membership.org_id, invitation = %id, "invitation accepted");
-    Ok(with_identity_after_write(state, membership, caller).await)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::acceptance_url;
-
-    #[test]
-    fn urls_carry_the_token() {
-        assert_eq!(
-            acceptance_url(Some("https://app.example.com/join?x=1"), "tok").as_deref(),
-            Some("https://app.example.com/join?x=1&invitation_token=tok")
-        );
-        assert_eq!(acceptance_url(None, "tok"), None);
-    }
+    Ok(with_identity_after_write(state, membership, visibility(caller)).await)
 }

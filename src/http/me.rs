@@ -12,8 +12,10 @@ use uuid::Uuid;
 
 use super::invitations::{accept, InvitationResponse};
 use super::members::MembershipResponse;
+use super::openapi::PROBLEM_CONTENT_TYPE;
+use super::problems;
 use super::{AppJson, AppPath, AppQuery, Page, PageParams};
-use crate::domain::{authorize, Action, Caller, Denied};
+use crate::domain::{authorize, visibility, Action, Caller, Denied};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
 use crate::store::{OrgSummary, Store, StoreError};
@@ -63,9 +65,8 @@ fn invitation_id(raw: &str) -> ApiResult<Uuid> {
     params(PageParams),
     responses(
         (status = 200, description = "A page of pending invitations", body = Page<MyInvitationResponse>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "API keys have no invitations", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API keys have no invitations", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::InvalidParameters,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
 )]
@@ -75,6 +76,7 @@ async fn me_invitations_list(
     AppQuery(params): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<MyInvitationResponse>>> {
     let emails = verified_emails(&caller)?;
+    let visibility = visibility(&caller);
     let page = params.to_request()?;
     let rows = state
         .store
@@ -86,7 +88,7 @@ async fn me_invitations_list(
         |(i, _)| i.id,
         |(invitation, org)| MyInvitationResponse {
             org: summary(org),
-            invitation: InvitationResponse::new(invitation, &caller),
+            invitation: InvitationResponse::new(invitation, visibility),
         },
     )))
 }
@@ -97,10 +99,9 @@ async fn me_invitations_list(
     params(("id" = Uuid, Path, description = "Invitation id")),
     responses(
         (status = 201, description = "The new membership", body = MembershipResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "API keys cannot accept", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such invitation for the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not pending, or already a member", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API keys cannot accept", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::MyInvitationNotFound,
+        (status = 409, description = "Not pending, or already a member", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
 )]
@@ -127,10 +128,9 @@ async fn me_invitations_accept(
     params(("id" = Uuid, Path, description = "Invitation id")),
     responses(
         (status = 200, description = "The declined invitation", body = InvitationResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "API keys cannot decline", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such invitation for the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not pending", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API keys cannot decline", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::MyInvitationNotFound,
+        problems::NotPending,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
 )]
@@ -146,7 +146,10 @@ async fn me_invitations_decline(
         .decline_invitation(id, emails, state.clock.now())
         .await
     {
-        Ok(invitation) => Ok(AppJson(InvitationResponse::new(invitation, &caller))),
+        Ok(invitation) => Ok(AppJson(InvitationResponse::new(
+            invitation,
+            visibility(&caller),
+        ))),
         Err(StoreError::AddressNotVerified) => Err(ApiError::invitation_not_found()),
         Err(err) => Err(err.into()),
     }
@@ -175,9 +178,8 @@ pub struct MyMembershipResponse {
     params(PageParams),
     responses(
         (status = 200, description = "A page of the caller's memberships", body = Page<MyMembershipResponse>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "API keys have no memberships", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API keys have no memberships", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::InvalidParameters,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
 )]
@@ -188,6 +190,7 @@ async fn me_memberships_list(
 ) -> ApiResult<AppJson<Page<MyMembershipResponse>>> {
     authorize(&caller, Action::OwnAccount, None)?;
     let identity = caller.identity_id().unwrap_or_default();
+    let visibility = visibility(&caller);
     let page = params.to_request()?;
     let rows = store.list_memberships_of(identity, page).await?;
     Ok(AppJson(Page::from_rows(
@@ -196,7 +199,7 @@ async fn me_memberships_list(
         |(m, _)| m.org_id,
         |(membership, org): (_, OrgSummary)| MyMembershipResponse {
             org: summary(org),
-            membership: MembershipResponse::new(membership, &caller),
+            membership: MembershipResponse::new(membership, visibility),
         },
     )))
 }

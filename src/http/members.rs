@@ -12,10 +12,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::openapi::PROBLEM_CONTENT_TYPE;
+use super::problems;
 use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
-use crate::auth::identity_provider_unavailable;
+use crate::auth::kratos::KratosIdentity;
 use crate::clock::Clock;
-use crate::domain::{authorize, Action, Caller};
+use crate::domain::{visibility, Action, Caller, Visibility};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
 use crate::store::{MemberFilter, Membership, MetadataPatch, Store};
@@ -61,10 +63,10 @@ pub struct MembershipResponse {
 }
 
 impl MembershipResponse {
-    pub fn new(membership: Membership, caller: &Caller) -> Self {
+    pub fn new(membership: Membership, visibility: Visibility) -> Self {
         MembershipResponse {
             identity: None,
-            private_metadata: caller.is_admin_key().then_some(membership.private_metadata),
+            private_metadata: visibility.private_metadata(membership.private_metadata),
             org_id: membership.org_id,
             identity_id: membership.identity_id,
             role: membership.role,
@@ -116,10 +118,8 @@ pub struct MetadataRequest {
 
 impl MetadataRequest {
     /// The store's patch, after checking who may touch private metadata.
-    pub fn into_patch(self, caller: &Caller) -> ApiResult<MetadataPatch> {
-        if self.private_metadata.is_some() {
-            authorize(caller, Action::AdminOnly, None)?;
-        }
+    pub fn into_patch(self, visibility: Visibility) -> ApiResult<MetadataPatch> {
+        visibility.may_set_private_metadata(self.private_metadata.is_some())?;
         Ok(MetadataPatch {
             public: self.public_metadata,
             private: self.private_metadata,
@@ -136,11 +136,11 @@ fn parse_identity(raw: &str) -> ApiResult<Uuid> {
 pub async fn with_identity_after_write(
     state: &AppState,
     membership: Membership,
-    caller: &Caller,
+    visibility: Visibility,
 ) -> MembershipResponse {
-    match with_identities(state, vec![membership.clone()], caller).await {
+    match with_identities(state, vec![membership.clone()], visibility).await {
         Ok(mut responses) if !responses.is_empty() => responses.remove(0),
-        _ => MembershipResponse::new(membership, caller),
+        _ => MembershipResponse::new(membership, visibility),
     }
 }
 
@@ -149,13 +149,10 @@ pub async fn with_identity_after_write(
 pub async fn with_identities(
     state: &AppState,
     memberships: Vec<Membership>,
-    caller: &Caller,
+    visibility: Visibility,
 ) -> ApiResult<Vec<MembershipResponse>> {
     let ids: Vec<Uuid> = memberships.iter().map(|m| m.identity_id).collect();
-    let lookup = state.identities.lookup(&ids).await.map_err(|err| {
-        tracing::warn!(error = %err, "Kratos identity lookup failed");
-        identity_provider_unavailable()
-    })?;
+    let lookup = state.identities.lookup(&ids).await?;
     let profiles: Vec<_> = lookup
         .fetched
         .iter()
@@ -177,7 +174,7 @@ pub async fn with_identities(
                     id: identity.id,
                     traits: state.identities.public_traits(&identity),
                 });
-            let mut response = MembershipResponse::new(membership, caller);
+            let mut response = MembershipResponse::new(membership, visibility);
             response.identity = Some(identity);
             response
         })
@@ -190,10 +187,9 @@ pub async fn with_identities(
     params(("org" = String, Path, description = "The org's UUID, slug or Clerk id"), ListMembersParams),
     responses(
         (status = 200, description = "A page of memberships", body = Page<MembershipResponse>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::OrgNotFound,
+        problems::InvalidParameters,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -220,7 +216,7 @@ async fn members_list(
         .await?;
     let page = Page::from_rows(rows, page, |m| m.identity_id, |m| m);
     Ok(AppJson(Page {
-        data: with_identities(&state, page.data, &caller).await?,
+        data: with_identities(&state, page.data, visibility(&caller)).await?,
         next_page_token: page.next_page_token,
     }))
 }
@@ -232,12 +228,11 @@ async fn members_list(
     request_body = AddMemberRequest,
     responses(
         (status = 201, description = "Added", body = MembershipResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already a member, or the membership cap is reached", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown role or identity, or invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::OrgNotFound,
+        (status = 409, description = "Already a member, or the membership cap is reached", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 422, description = "Unknown role or identity, or invalid fields", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::KratosUnavailable,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -265,18 +260,24 @@ async fn members_add(
     let membership = store
         .add_member(access.org.id, body.identity_id, &role, state.clock.now())
         .await?;
-    // The member is added; a failed search snapshot is retried at the next listing.
+    remember_profile(&state, identity).await;
+    tracing::info!(org = %access.org.id, identity = %body.identity_id, role, "member added");
+    let added = with_identity_after_write(&state, membership, visibility(&caller)).await;
+    Ok((StatusCode::CREATED, AppJson(added)))
+}
+
+/// Saves a new member's search snapshot and caches its profile. The member is already
+/// added, so a failed snapshot is only logged: the next listing retries it.
+async fn remember_profile(state: &AppState, identity: KratosIdentity) {
     let profile = state.identities.profile(&identity);
-    if let Err(err) = store
+    if let Err(err) = state
+        .store
         .save_identity_profiles(&[profile], state.clock.now())
         .await
     {
         tracing::warn!(error = %err, "could not save the member's profile snapshot");
     }
     state.identities.remember(identity).await;
-    tracing::info!(org = %access.org.id, identity = %body.identity_id, role, "member added");
-    let added = with_identity_after_write(&state, membership, &caller).await;
-    Ok((StatusCode::CREATED, AppJson(added)))
 }
 
 /// Read one membership. Members may read their own; others need `org:sys_memberships:read`.
@@ -288,10 +289,9 @@ async fn members_add(
     ),
     responses(
         (status = 200, description = "The membership", body = MembershipResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization or member", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Malformed identity id", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::MemberNotFound,
+        (status = 422, description = "Malformed identity id", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -308,7 +308,7 @@ async fn members_get(
         .find_membership(access.org.id, identity_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::MemberNotFound, "no such member"))?;
-    let mut found = with_identities(&state, vec![membership], &caller).await?;
+    let mut found = with_identities(&state, vec![membership], visibility(&caller)).await?;
     Ok(AppJson(found.remove(0)))
 }
 
@@ -323,11 +323,10 @@ async fn members_get(
     request_body = UpdateMemberRequest,
     responses(
         (status = 200, description = "The updated membership", body = MembershipResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization or member", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Would leave no admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown role or invalid fields", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::MemberNotFound,
+        problems::LastAdmin,
+        (status = 422, description = "Unknown role or invalid fields", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -344,7 +343,10 @@ async fn members_update(
         .change_role(access.org.id, identity_id, &body.role, clock.now())
         .await?;
     tracing::info!(org = %access.org.id, identity = %identity_id, role = body.role, "role changed");
-    Ok(AppJson(MembershipResponse::new(membership, &caller)))
+    Ok(AppJson(MembershipResponse::new(
+        membership,
+        visibility(&caller),
+    )))
 }
 
 /// Remove a member, or leave. Removing others needs `org:sys_memberships:manage`;
@@ -357,10 +359,9 @@ async fn members_update(
     ),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization or member", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Would leave no admin", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::MemberNotFound,
+        problems::LastAdmin,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -389,10 +390,9 @@ async fn members_remove(
     request_body = MetadataRequest,
     responses(
         (status = 200, description = "The updated membership", body = MembershipResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization or member", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not objects, or too large after merging", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::MemberNotFound,
+        problems::InvalidMetadata,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -405,9 +405,10 @@ async fn members_metadata_update(
 ) -> ApiResult<AppJson<MembershipResponse>> {
     let identity_id = parse_identity(&identity)?;
     let access = org_access(store.as_ref(), &caller, &org, Action::ChangeRole).await?;
-    let patch = body.into_patch(&caller)?;
+    let visibility = visibility(&caller);
+    let patch = body.into_patch(visibility)?;
     let membership = store
         .merge_member_metadata(access.org.id, identity_id, patch, clock.now())
         .await?;
-    Ok(AppJson(MembershipResponse::new(membership, &caller)))
+    Ok(AppJson(MembershipResponse::new(membership, visibility)))
 }

@@ -10,6 +10,7 @@ mod members;
 mod openapi;
 mod orgs;
 mod pagination;
+mod problems;
 mod roles;
 
 use axum::extract::MatchedPath;

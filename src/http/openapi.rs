@@ -65,7 +65,9 @@ impl Modify for SecuritySchemes {
 /// A problem response every route of some shape can give, whatever its handler does:
 /// the extractors and middleware produce these before or around the handler.
 struct Shared {
-    name: &'static str,
+    /// The component every route refers to; `None` writes the response into each route
+    /// instead (for a short text no route needs to say more precisely).
+    name: Option<&'static str>,
     status: &'static str,
     description: &'static str,
     applies: fn(&Operation) -> bool,
@@ -89,19 +91,19 @@ fn has_parameters(operation: &Operation) -> bool {
 
 const SHARED: &[Shared] = &[
     Shared {
-        name: "InvalidJson",
+        name: Some("InvalidJson"),
         status: "400",
         description: "`invalid_json`: the body is not valid JSON.",
         applies: has_body,
     },
     Shared {
-        name: "Unauthenticated",
+        name: None,
         status: "401",
-        description: "`unauthenticated`: no valid Kratos session or Polis API key.",
+        description: "Not authenticated",
         applies: authenticated,
     },
     Shared {
-        name: "Forbidden",
+        name: Some("Forbidden"),
         status: "403",
         description: "`forbidden`: the caller lacks the permission; `origin_not_allowed`: a \
             cookie-authenticated write from an Origin not in `POLIS_CORS_ALLOWED_ORIGINS`; \
@@ -110,32 +112,32 @@ const SHARED: &[Shared] = &[
         applies: authenticated,
     },
     Shared {
-        name: "PayloadTooLarge",
+        name: Some("PayloadTooLarge"),
         status: "413",
         description: "`payload_too_large`: the body exceeds `POLIS_MAX_BODY_BYTES`.",
         applies: has_body,
     },
     Shared {
-        name: "UnsupportedMediaType",
+        name: Some("UnsupportedMediaType"),
         status: "415",
         description: "`unsupported_media_type`: the body was not sent as `application/json`.",
         applies: has_body,
     },
     Shared {
-        name: "ValidationFailed",
+        name: Some("ValidationFailed"),
         status: "422",
         description: "`validation_failed`: a field, parameter or path segment is invalid; \
             `errors` names each one.",
         applies: |operation| has_body(operation) || has_parameters(operation),
     },
     Shared {
-        name: "InternalError",
+        name: Some("InternalError"),
         status: "500",
         description: "`internal_error`: a bug; the body never carries its cause.",
         applies: always,
     },
     Shared {
-        name: "Unavailable",
+        name: Some("Unavailable"),
         status: "503",
         description: "`identity_provider_unavailable`: Kratos did not answer in time; \
             `database_unavailable`: the database did not answer. Safe to retry.",
@@ -169,20 +171,26 @@ impl Modify for SharedResponses {
                     .collect();
                 let responses = &mut operation.responses.responses;
                 for shared in applicable {
-                    if !responses.contains_key(shared.status) {
-                        let reference = Ref::from_response_name(shared.name);
-                        responses.insert(shared.status.to_owned(), RefOr::Ref(reference));
-                        used.push(shared);
+                    if responses.contains_key(shared.status) {
+                        continue;
                     }
+                    let response = match shared.name {
+                        Some(name) => {
+                            used.push((name, shared.description));
+                            RefOr::Ref(Ref::from_response_name(name))
+                        }
+                        None => RefOr::T(problem_response(shared.description)),
+                    };
+                    responses.insert(shared.status.to_owned(), response);
                 }
             }
         }
         let components = openapi.components.get_or_insert_with(Default::default);
-        for shared in used {
+        for (name, description) in used {
             components
                 .responses
-                .entry(shared.name.to_owned())
-                .or_insert_with(|| RefOr::T(problem_response(shared.description)));
+                .entry(name.to_owned())
+                .or_insert_with(|| RefOr::T(problem_response(description)));
         }
     }
 }

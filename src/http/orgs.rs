@@ -13,13 +13,15 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::members::MetadataRequest;
+use super::openapi::PROBLEM_CONTENT_TYPE;
+use super::problems;
 use super::{double_option, org_access, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::org::{validate_name, Slug};
 use crate::domain::validation::{validate_http_url, validate_metadata, FieldErrors};
-use crate::domain::{authorize, Action, Caller};
+use crate::domain::{authorize, visibility, Action, Caller, Visibility};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
 use crate::store::{NewOrg, Org, OrgFilter, OrgPatch, Store, StoreError};
@@ -59,9 +61,9 @@ pub struct OrgResponse {
 }
 
 impl OrgResponse {
-    pub fn new(org: Org, caller: &Caller) -> Self {
+    pub fn new(org: Org, visibility: Visibility) -> Self {
         OrgResponse {
-            private_metadata: caller.is_admin_key().then_some(org.private_metadata),
+            private_metadata: visibility.private_metadata(org.private_metadata),
             id: org.id,
             name: org.name,
             slug: org.slug,
@@ -164,13 +166,12 @@ fn parse_slug(errors: &mut FieldErrors, slug: Option<&str>) -> Option<Slug> {
     request_body = CreateOrgRequest,
     responses(
         (status = 201, description = "Created", body = OrgResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
+        problems::MalformedJson,
+        (status = 403, description = "Not allowed", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::SlugTaken,
+        problems::NotJson,
+        problems::InvalidFields,
+        problems::KratosUnavailable,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -183,11 +184,10 @@ async fn orgs_create(
     AppJson(body): AppJson<CreateOrgRequest>,
 ) -> ApiResult<(StatusCode, AppJson<OrgResponse>)> {
     authorize(&caller, Action::CreateOrg, None)?;
+    let visibility = visibility(&caller);
+    visibility.may_set_private_metadata(body.private_metadata.is_some())?;
     // The cap is a plan limit, set by the app's backend rather than by org admins.
-    if body.private_metadata.is_some()
-        || body.created_by.is_some()
-        || body.max_allowed_memberships.is_some()
-    {
+    if body.created_by.is_some() || body.max_allowed_memberships.is_some() {
         authorize(&caller, Action::AdminOnly, None)?;
     }
     let mut errors = FieldErrors::new();
@@ -242,7 +242,10 @@ async fn orgs_create(
         }
     };
     tracing::info!(org = %org.id, caller = %caller.log_label(), "organization created");
-    Ok((StatusCode::CREATED, AppJson(OrgResponse::new(org, &caller))))
+    Ok((
+        StatusCode::CREATED,
+        AppJson(OrgResponse::new(org, visibility)),
+    ))
 }
 
 /// List organizations: an identity sees those it belongs to; an API key sees all.
@@ -251,9 +254,8 @@ async fn orgs_create(
     params(ListOrgsParams),
     responses(
         (status = 200, description = "A page of organizations", body = Page<OrgResponse>),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
+        problems::InvalidParameters,
+        problems::KratosUnavailable,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -272,6 +274,7 @@ async fn orgs_list(
         Action::ListAllOrgs
     };
     authorize(&caller, action, None)?;
+    let visibility = visibility(&caller);
     let page = PageParams {
         page_size: params.page_size,
         page_token: params.page_token,
@@ -282,7 +285,7 @@ async fn orgs_list(
         rows,
         page,
         |o| o.id,
-        |o| OrgResponse::new(o, &caller),
+        |o| OrgResponse::new(o, visibility),
     )))
 }
 
@@ -292,9 +295,8 @@ async fn orgs_list(
     params(("org" = String, Path, description = "The org's UUID, slug or Clerk id (org_…)")),
     responses(
         (status = 200, description = "The organization", body = OrgResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization, or not visible to the caller", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Kratos unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organization, or not visible to the caller", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::KratosUnavailable,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -304,7 +306,7 @@ async fn orgs_get(
     AppPath(org): AppPath<String>,
 ) -> ApiResult<AppJson<OrgResponse>> {
     let access = org_access(store.as_ref(), &caller, &org, Action::ReadOrg).await?;
-    Ok(AppJson(OrgResponse::new(access.org, &caller)))
+    Ok(AppJson(OrgResponse::new(access.org, visibility(&caller))))
 }
 
 /// Update an organization's profile. Needs `org:sys_profile:manage`.
@@ -314,13 +316,12 @@ async fn orgs_get(
     request_body = UpdateOrgRequest,
     responses(
         (status = 200, description = "The updated organization", body = OrgResponse),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        problems::MalformedJson,
+        problems::MissingPermission,
+        problems::OrgNotFound,
+        problems::SlugTaken,
+        problems::NotJson,
+        problems::InvalidFields,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -332,7 +333,9 @@ async fn orgs_update(
     AppJson(body): AppJson<UpdateOrgRequest>,
 ) -> ApiResult<AppJson<OrgResponse>> {
     let access = org_access(store.as_ref(), &caller, &org, Action::UpdateOrg).await?;
-    if body.private_metadata.is_some() || body.max_allowed_memberships.is_some() {
+    let visibility = visibility(&caller);
+    visibility.may_set_private_metadata(body.private_metadata.is_some())?;
+    if body.max_allowed_memberships.is_some() {
         authorize(&caller, Action::AdminOnly, None)?;
     }
     let mut errors = FieldErrors::new();
@@ -357,7 +360,7 @@ async fn orgs_update(
         max_allowed_memberships: body.max_allowed_memberships,
     };
     let org = store.update_org(access.org.id, patch, clock.now()).await?;
-    Ok(AppJson(OrgResponse::new(org, &caller)))
+    Ok(AppJson(OrgResponse::new(org, visibility)))
 }
 
 /// Delete an organization and all its memberships. Needs `org:sys_profile:delete`.
@@ -366,9 +369,8 @@ async fn orgs_update(
     params(("org" = String, Path, description = "The org's UUID, slug or Clerk id (org_…)")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::OrgNotFound,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -391,10 +393,9 @@ async fn orgs_delete(
     request_body = MetadataRequest,
     responses(
         (status = 200, description = "The updated organization", body = OrgResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Missing permission", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organization", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not objects, or too large after merging", body = Problem, content_type = "application/problem+json"),
+        problems::MissingPermission,
+        problems::OrgNotFound,
+        problems::InvalidMetadata,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -406,9 +407,10 @@ async fn orgs_metadata_update(
     AppJson(body): AppJson<MetadataRequest>,
 ) -> ApiResult<AppJson<OrgResponse>> {
     let access = org_access(store.as_ref(), &caller, &org, Action::UpdateOrg).await?;
-    let patch = body.into_patch(&caller)?;
+    let visibility = visibility(&caller);
+    let patch = body.into_patch(visibility)?;
     let org = store
         .merge_org_metadata(access.org.id, patch, clock.now())
         .await?;
-    Ok(AppJson(OrgResponse::new(org, &caller)))
+    Ok(AppJson(OrgResponse::new(org, visibility)))
 }

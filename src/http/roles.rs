@@ -10,6 +10,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::openapi::PROBLEM_CONTENT_TYPE;
+use super::problems;
 use super::{double_option, AppJson, AppPath};
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -105,7 +107,6 @@ fn normalized(mut permissions: Vec<String>) -> Vec<String> {
     get, path = "/roles", tag = "roles", operation_id = "listRoles",
     responses(
         (status = 200, description = "Every role", body = RoleList),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -126,8 +127,7 @@ async fn roles_list(
     params(("key" = String, Path, description = "Role key, e.g. org:admin")),
     responses(
         (status = 200, description = "The role", body = RoleResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
+        problems::RoleNotFound,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -150,10 +150,9 @@ async fn roles_get(
     request_body = CreateRoleRequest,
     responses(
         (status = 201, description = "Created", body = RoleResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The key exists", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        problems::NotAdminKey,
+        (status = 409, description = "The key exists", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::InvalidFields,
     ),
     security(("api_key" = []))
 )]
@@ -192,11 +191,10 @@ async fn roles_create(
     request_body = UpdateRoleRequest,
     responses(
         (status = 200, description = "The updated role", body = RoleResponse),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Would leave an org without an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        problems::NotAdminKey,
+        problems::RoleNotFound,
+        (status = 409, description = "Would leave an org without an admin", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        problems::InvalidFields,
     ),
     security(("api_key" = []))
 )]
@@ -233,10 +231,9 @@ async fn roles_update(
     params(("key" = String, Path, description = "Role key, e.g. org:admin")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such role", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The role is in use", body = Problem, content_type = "application/problem+json"),
+        problems::NotAdminKey,
+        problems::RoleNotFound,
+        (status = 409, description = "The role is in use", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
     ),
     security(("api_key" = []))
 )]

@@ -5,73 +5,23 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
-
-use clap::Args;
 
 use super::clerk_api::ClerkClient;
 use super::report::{OrgReport, ReportSink};
-use super::{ImportOptions, KratosIdentities, Progress};
+use super::{kratos_client, ImportOptions, Progress};
 use crate::clock::{Clock, SystemClock};
-use crate::config::Settings;
+use crate::config::{ClerkApiArgs, ClerkImportArgs, Settings};
+use crate::store::Store;
 
-#[derive(Debug, Args)]
-pub struct ClerkImportArgs {
-    /// A Clerk export document; read as a stream.
-    #[arg(
-        long,
-        required_unless_present = "from_api",
-        conflicts_with = "from_api"
-    )]
-    pub file: Option<PathBuf>,
-    /// Page Clerk's Backend API instead (needs CLERK_SECRET_KEY).
-    #[arg(long)]
-    pub from_api: bool,
-    /// Report what would happen; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Write each org's report to this file, one JSON object per line.
-    #[arg(long)]
-    pub report: Option<PathBuf>,
-    #[command(flatten)]
-    pub clerk: ClerkApiArgs,
-}
-
-#[derive(Args)]
-pub struct ClerkApiArgs {
-    /// Clerk secret key (`sk_…`); never printed or logged.
-    #[arg(long, env = "CLERK_SECRET_KEY", hide_env_values = true)]
-    pub clerk_secret_key: Option<String>,
-    #[arg(
-        long,
-        env = "CLERK_API_URL",
-        default_value = "https://api.clerk.com/v1"
-    )]
-    pub clerk_api_url: url::Url,
-}
-
-/// Keeps the secret key out of any debug output.
-impl std::fmt::Debug for ClerkApiArgs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClerkApiArgs")
-            .field(
-                "clerk_secret_key",
-                &self.clerk_secret_key.as_ref().map(|_| "<redacted>"),
-            )
-            .field("clerk_api_url", &self.clerk_api_url.as_str())
-            .finish()
-    }
-}
-
-impl ClerkApiArgs {
-    fn client(&self) -> anyhow::Result<ClerkClient> {
-        let key = self
-            .clerk_secret_key
-            .as_deref()
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| anyhow::anyhow!("set CLERK_SECRET_KEY (or --clerk-secret-key)"))?;
-        ClerkClient::new(&self.clerk_api_url, key)
-    }
+fn clerk_client(args: &ClerkApiArgs) -> anyhow::Result<ClerkClient> {
+    let key = args
+        .clerk_secret_key
+        .as_deref()
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("set CLERK_SECRET_KEY (or --clerk-secret-key)"))?;
+    ClerkClient::new(&args.clerk_api_url, key)
 }
 
 /// Writes each org's report as one JSON line, or drops it when no file was asked for
@@ -88,15 +38,18 @@ impl ReportSink for LinesSink {
     }
 }
 
-pub async fn import_clerk(settings: &Settings, args: ClerkImportArgs) -> anyhow::Result<()> {
+/// Imports into `store`, which the caller has opened and migrated.
+pub async fn import_clerk(
+    store: Arc<dyn Store>,
+    settings: &Settings,
+    args: ClerkImportArgs,
+) -> anyhow::Result<()> {
     let started = Instant::now();
-    let store = crate::cli::open_store(settings).await?;
     // From the API: save the pages to a scratch file, then import it like --file.
     let scratch = if args.from_api {
         let path = std::env::temp_dir().join(format!("polis-clerk-{}.json", uuid::Uuid::new_v4()));
         let out = BufWriter::new(File::create(&path)?);
-        args.clerk
-            .client()?
+        clerk_client(&args.clerk)?
             .export(out, &|line| eprintln!("{line}"))
             .await?;
         Some(ScratchFile(path))
@@ -111,10 +64,7 @@ pub async fn import_clerk(settings: &Settings, args: ClerkImportArgs) -> anyhow:
     let reader = File::open(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let report_file = args.report.as_ref().map(File::create).transpose()?;
     let mut sink = LinesSink(report_file.map(BufWriter::new));
-    let timeout = settings
-        .kratos_timeout()
-        .max(std::time::Duration::from_secs(30));
-    let kratos = KratosIdentities::new(&settings.kratos_admin_url, timeout)?;
+    let kratos = kratos_client(settings)?;
     let progress = |p: Progress| {
         eprintln!(
             "polis: {}/{} orgs, {} memberships ({:.0}/s)",
@@ -156,7 +106,7 @@ pub async fn import_clerk(settings: &Settings, args: ClerkImportArgs) -> anyhow:
 
 pub async fn export_clerk(args: ClerkApiArgs) -> anyhow::Result<()> {
     let out = BufWriter::new(std::io::stdout().lock());
-    args.client()?
+    clerk_client(&args)?
         .export(out, &|line| eprintln!("{line}"))
         .await
 }

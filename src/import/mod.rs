@@ -25,10 +25,10 @@ use tokio::task::JoinSet;
 
 pub use clerk::ShapeError;
 pub use document::DocumentError;
-pub use identities::KratosIdentities;
+pub use identities::kratos_client;
 pub use report::{ImportReport, OrgReport, ReportSink, Tally};
 
-use crate::auth::kratos::KratosUnavailable;
+use crate::auth::kratos::{KratosClient, KratosUnavailable};
 use crate::store::{OrgImport, RoleImport, Store, StoreError};
 use identities::Resolver;
 use plan::{plan_org, Mapping, OrgBundle, PlanContext};
@@ -105,7 +105,7 @@ struct Shared {
 pub async fn run<R: Read + Send + 'static>(
     reader: R,
     store: Arc<dyn Store>,
-    kratos: KratosIdentities,
+    kratos: KratosClient,
     options: ImportOptions,
     sink: &mut dyn ReportSink,
     progress: &(dyn Fn(Progress) + Sync),

@@ -110,30 +110,8 @@ fn acme_doc(alice_map: Option<Uuid>) -> Value {
     doc
 }
 
-async fn dry_run_import_rerun(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let alice = migrated(&app, "user_alice", "alice@acme.test");
-    let bob = plain_identity(&app, "bob@acme.test");
-    let carol = plain_identity(&app, "someone-else@acme.test");
-    let doc = acme_doc(Some(carol));
-
-    let dry = import_ok(&app, &doc, true).await;
-    assert_eq!(dry["dry_run"], true);
-    assert_eq!(dry["changed"], true);
-    assert_eq!(org_count(&app).await, 0, "a dry run writes nothing");
-    let roles = app.get("/roles", Auth::Bearer(&app.admin_key)).await;
-    assert!(
-        !roles.body.to_string().contains("org:billing"),
-        "{}",
-        roles.body
-    );
-
-    let real = import_ok(&app, &doc, false).await;
-    assert_eq!(
-        comparable(&dry),
-        comparable(&real),
-        "the dry run reports what the real run does"
-    );
+/// What the first real import of [`acme_doc`] reports.
+fn first_run_report(real: &Value) {
     assert_eq!(
         real["identity_mapping"],
         json!({"user_map": 1, "legacy_clerk_id": 1, "email": 1, "unmapped": 0})
@@ -169,14 +147,10 @@ async fn dry_run_import_rerun(backend: Backend) {
             ("user_map", "org:billing")
         ]
     );
+}
 
-    let again = import_ok(&app, &doc, false).await;
-    assert_eq!(again["changed"], false, "{again}");
-    assert_eq!(again["summary"]["orgs"]["unchanged"], 1);
-    assert_eq!(again["summary"]["memberships"]["unchanged"], 3);
-    assert_eq!(again["summary"]["invitations"]["unchanged"], 1);
-
-    // Seen through the normal API, by the Clerk id too.
+/// The imported org through the normal API, by its Clerk id too.
+async fn imported_org_reads_back(app: &TestApp, alice: Uuid, bob: Uuid, carol: Uuid) {
     let got = app
         .get("/orgs/org_acme", Auth::Bearer(&app.admin_key))
         .await;
@@ -196,6 +170,41 @@ async fn dry_run_import_rerun(backend: Backend) {
     for id in [alice, bob, carol] {
         assert!(ids.contains(&id.to_string()), "{ids}");
     }
+}
+
+async fn dry_run_import_rerun(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = migrated(&app, "user_alice", "alice@acme.test");
+    let bob = plain_identity(&app, "bob@acme.test");
+    let carol = plain_identity(&app, "someone-else@acme.test");
+    let doc = acme_doc(Some(carol));
+
+    let dry = import_ok(&app, &doc, true).await;
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["changed"], true);
+    assert_eq!(org_count(&app).await, 0, "a dry run writes nothing");
+    let roles = app.get("/roles", Auth::Bearer(&app.admin_key)).await;
+    assert!(
+        !roles.body.to_string().contains("org:billing"),
+        "{}",
+        roles.body
+    );
+
+    let real = import_ok(&app, &doc, false).await;
+    assert_eq!(
+        comparable(&dry),
+        comparable(&real),
+        "the dry run reports what the real run does"
+    );
+    first_run_report(&real);
+
+    let again = import_ok(&app, &doc, false).await;
+    assert_eq!(again["changed"], false, "{again}");
+    assert_eq!(again["summary"]["orgs"]["unchanged"], 1);
+    assert_eq!(again["summary"]["memberships"]["unchanged"], 3);
+    assert_eq!(again["summary"]["invitations"]["unchanged"], 1);
+
+    imported_org_reads_back(&app, alice, bob, carol).await;
 }
 
 async fn improved_mapping_adds_what_was_missing(backend: Backend) {
@@ -285,6 +294,35 @@ async fn one_bad_org_does_not_stop_the_others(backend: Backend) {
         .assert_problem(StatusCode::NOT_FOUND, "org_not_found");
 }
 
+/// Read keys and identities may not import; the document must be sent as JSON.
+async fn only_admin_keys_send_json(app: &TestApp) {
+    let doc = json!({"organizations": []});
+    app.post(
+        "/admin/imports/clerk",
+        Auth::Bearer(&app.read_key),
+        doc.clone(),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    let user = app.user("mallory");
+    let reply = app
+        .post("/admin/imports/clerk", Auth::Bearer(&user.token), doc)
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    let reply = app
+        .request(
+            reqwest::Method::POST,
+            "/admin/imports/clerk",
+            Auth::Bearer(&app.admin_key),
+        )
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
 async fn bad_input_names_the_path_and_writes_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let send = |body: &'static str| {
@@ -343,31 +381,7 @@ async fn bad_input_names_the_path_and_writes_nothing(backend: Backend) {
     }
     assert_eq!(org_count(&app).await, 0, "nothing was written");
 
-    let doc = json!({"organizations": []});
-    app.post(
-        "/admin/imports/clerk",
-        Auth::Bearer(&app.read_key),
-        doc.clone(),
-    )
-    .await
-    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
-    let user = app.user("mallory");
-    let reply = app
-        .post("/admin/imports/clerk", Auth::Bearer(&user.token), doc)
-        .await;
-    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
-    let reply = app
-        .request(
-            reqwest::Method::POST,
-            "/admin/imports/clerk",
-            Auth::Bearer(&app.admin_key),
-        )
-        .header("content-type", "text/plain")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    only_admin_keys_send_json(&app).await;
 }
 
 async fn camel_case_sdk_dumps(backend: Backend) {
@@ -512,15 +526,10 @@ on_both_backends!(
     a_refused_org_inside_a_batch_leaves_the_others,
 );
 
-/// `--from-api`: page Clerk (through the double, with a 429 on the way), then import
-/// what was paged, on each backend.
-async fn from_clerk_api_with_rate_limit(backend: Backend) {
-    use crate::support::clerk_double::{ClerkData, ClerkDouble};
-    use polis::import::clerk_api::ClerkClient;
-
-    let app = TestApp::spawn(backend).await;
-    migrated(&app, "user_alice", "alice@acme.test");
-    let mut data = ClerkData::default();
+/// Five orgs as Clerk's API holds them: each with Alice, an unmapped member, a pending
+/// and a revoked invitation; and the admin role with a custom permission.
+fn five_clerk_orgs() -> crate::support::clerk_double::ClerkData {
+    let mut data = crate::support::clerk_double::ClerkData::default();
     for i in 0..5 {
         let id = format!("org_{i}");
         data.organizations.push(org(&id, &format!("team-{i}")));
@@ -548,6 +557,18 @@ async fn from_clerk_api_with_rate_limit(backend: Backend) {
         json!({"object": "role", "id": "role_1", "key": "org:admin", "name": "Admin",
         "permissions": [{"key": "org:sys_memberships:manage"}, {"key": "org:reports:read"}]}),
     );
+    data
+}
+
+/// `--from-api`: page Clerk (through the double, with a 429 on the way), then import
+/// what was paged, on each backend.
+async fn from_clerk_api_with_rate_limit(backend: Backend) {
+    use crate::support::clerk_double::ClerkDouble;
+    use polis::import::clerk_api::ClerkClient;
+
+    let app = TestApp::spawn(backend).await;
+    migrated(&app, "user_alice", "alice@acme.test");
+    let data = five_clerk_orgs();
     let clerk = ClerkDouble::start("sk_test_secret", data, 2).await;
     clerk.throttle_next(1);
 
@@ -563,11 +584,11 @@ async fn from_clerk_api_with_rate_limit(backend: Backend) {
     // 3 pages of orgs, 1 of memberships and of invitations per org, 1 of roles, + the 429.
     assert_eq!(clerk.requests(), 3 + 5 + 5 + 1 + 1);
 
-    let kratos = polis::import::KratosIdentities::new(
-        &app.kratos.admin_url().parse().unwrap(),
-        std::time::Duration::from_secs(10),
-    )
-    .unwrap();
+    let mut settings = polis::config::Settings::from_env();
+    settings.kratos_admin_url = app.kratos.admin_url().parse().unwrap();
+    let kratos =
+        polis::auth::kratos::KratosClient::new(&settings, std::time::Duration::from_secs(10))
+            .unwrap();
     let mut sink = polis::import::report::CollectingSink::default();
     let summary = polis::import::run(
         std::io::Cursor::new(document),

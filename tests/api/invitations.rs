@@ -34,36 +34,7 @@ async fn invite_sign_up_and_accept(backend: Backend) {
     let alice = app.user("alice");
     let org = app.create_org(&alice, "Acme").await;
     let email = fresh_email("Dana");
-    let created = app
-        .post(
-            "/orgs/acme/invitations",
-            Auth::Bearer(&alice.token),
-            json!({"email_address": email.to_uppercase(), "role": "org:admin",
-                   "public_metadata": {"team": "ops"}, "redirect_url": "https://app.example.com/join"}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let body = &created.body;
-    assert_eq!(body["email_address"], email, "stored lower-cased");
-    assert_eq!(body["status"], "pending");
-    assert_eq!(body["inviter_id"], alice.id.to_string());
-    let token = body["token"].as_str().unwrap().to_owned();
-    assert!(token.len() >= 43);
-    let url = body["url"].as_str().unwrap();
-    assert_eq!(
-        url,
-        format!("https://app.example.com/join?invitation_token={token}")
-    );
-    let id = body["id"].as_str().unwrap().to_owned();
-    // The token is shown once: reads never carry it.
-    let read = app
-        .get(
-            &format!("/orgs/acme/invitations/{id}"),
-            Auth::Bearer(&alice.token),
-        )
-        .await;
-    assert!(read.body.get("token").is_none());
-    assert_eq!(read.body["status"], "pending");
+    let (token, id) = invite_with_everything(&app, &alice, &email).await;
 
     // Dana signs up in Kratos, verifies her address, and finds the invitation.
     let dana_id = app
@@ -103,10 +74,68 @@ async fn invite_sign_up_and_accept(backend: Backend) {
     .await
     .assert_problem(StatusCode::CONFLICT, "invitation_not_pending");
 
+    let org_id = org["id"].as_str().unwrap();
+    accepted_invitation_shows(&app, &alice, org_id, dana_id, &email, &id).await;
+    app.get("/invitations/accept", Auth::None).await;
+    app.post(
+        "/invitations/accept",
+        Auth::Bearer(&dana.token),
+        json!({"token": "nope"}),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "invitation_not_found");
+}
+
+/// Invites `email` to `acme` with a role, metadata and a redirect URL; the token and
+/// the id of the invitation.
+async fn invite_with_everything(app: &TestApp, alice: &User, email: &str) -> (String, String) {
+    let created = app
+        .post(
+            "/orgs/acme/invitations",
+            Auth::Bearer(&alice.token),
+            json!({"email_address": email.to_uppercase(), "role": "org:admin",
+                   "public_metadata": {"team": "ops"}, "redirect_url": "https://app.example.com/join"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let body = &created.body;
+    assert_eq!(body["email_address"], email, "stored lower-cased");
+    assert_eq!(body["status"], "pending");
+    assert_eq!(body["inviter_id"], alice.id.to_string());
+    let token = body["token"].as_str().unwrap().to_owned();
+    assert!(token.len() >= 43);
+    let url = body["url"].as_str().unwrap();
+    assert_eq!(
+        url,
+        format!("https://app.example.com/join?invitation_token={token}")
+    );
+    let id = body["id"].as_str().unwrap().to_owned();
+    // The token is shown once: reads never carry it.
+    let read = app
+        .get(
+            &format!("/orgs/acme/invitations/{id}"),
+            Auth::Bearer(&alice.token),
+        )
+        .await;
+    assert!(read.body.get("token").is_none());
+    assert_eq!(read.body["status"], "pending");
+    (token, id)
+}
+
+/// After acceptance the member list shows the invitee's profile and the invitation
+/// lists as accepted.
+async fn accepted_invitation_shows(
+    app: &TestApp,
+    alice: &User,
+    org_id: &str,
+    dana_id: uuid::Uuid,
+    email: &str,
+    id: &str,
+) {
     // Dana appears in the member list with her name.
     let members = app
         .get(
-            &format!("/orgs/{}/members", org["id"].as_str().unwrap()),
+            &format!("/orgs/{org_id}/members"),
             Auth::Bearer(&alice.token),
         )
         .await;
@@ -124,15 +153,7 @@ async fn invite_sign_up_and_accept(backend: Backend) {
             Auth::Bearer(&alice.token),
         )
         .await;
-    assert_eq!(listed.body["data"][0]["id"], id.as_str());
-    app.get("/invitations/accept", Auth::None).await;
-    app.post(
-        "/invitations/accept",
-        Auth::Bearer(&dana.token),
-        json!({"token": "nope"}),
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND, "invitation_not_found");
+    assert_eq!(listed.body["data"][0]["id"], id);
 }
 
 async fn only_the_invited_verified_address_accepts(backend: Backend) {

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{Auth, Backend, TestApp};
+use crate::harness::{Auth, Backend, TestApp, User};
 use crate::on_both_backends;
 
 async fn add_list_change_remove(backend: Backend) {
@@ -29,36 +29,8 @@ async fn add_list_change_remove(backend: Backend) {
     );
     assert_eq!(added.body["org_id"], id);
 
-    app.post(
-        &format!("/orgs/{id}/members"),
-        auth.clone(),
-        json!({"identity_id": bob.id}),
-    )
-    .await
-    .assert_problem(StatusCode::CONFLICT, "already_member");
-    let ghost = uuid::Uuid::new_v4();
-    app.post(
-        &format!("/orgs/{id}/members"),
-        auth.clone(),
-        json!({"identity_id": ghost}),
-    )
-    .await
-    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "identity_not_found");
     let carol = app.user("carol");
-    app.post(
-        &format!("/orgs/{id}/members"),
-        auth.clone(),
-        json!({"identity_id": carol.id, "role": "org:wizard"}),
-    )
-    .await
-    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "unknown_role");
-    app.post(
-        &format!("/orgs/{id}/members"),
-        auth.clone(),
-        json!({"identity_id": "nope"}),
-    )
-    .await
-    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    refused_adds(&app, id, &auth, &bob, &carol).await;
 
     let listed = app
         .get(&format!("/orgs/{id}/members"), Auth::Bearer(&bob.token))
@@ -75,6 +47,55 @@ async fn add_list_change_remove(backend: Backend) {
     assert_eq!(admins.len(), 1);
     assert_eq!(admins[0]["identity_id"], alice.id.to_string());
 
+    change_roles(&app, id, &auth, &bob, &carol).await;
+
+    let removed = app
+        .delete(&format!("/orgs/{id}/members/{}", bob.id), auth.clone())
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    app.get(&format!("/orgs/{id}/members/{}", bob.id), auth.clone())
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "member_not_found");
+    app.get(&format!("/orgs/{id}/members/not-a-uuid"), auth)
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+}
+
+/// Adding a member twice, an identity Kratos lacks, an unknown role or a malformed id.
+async fn refused_adds(app: &TestApp, id: &str, auth: &Auth<'_>, bob: &User, carol: &User) {
+    app.post(
+        &format!("/orgs/{id}/members"),
+        auth.clone(),
+        json!({"identity_id": bob.id}),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "already_member");
+    let ghost = uuid::Uuid::new_v4();
+    app.post(
+        &format!("/orgs/{id}/members"),
+        auth.clone(),
+        json!({"identity_id": ghost}),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "identity_not_found");
+    app.post(
+        &format!("/orgs/{id}/members"),
+        auth.clone(),
+        json!({"identity_id": carol.id, "role": "org:wizard"}),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "unknown_role");
+    app.post(
+        &format!("/orgs/{id}/members"),
+        auth.clone(),
+        json!({"identity_id": "nope"}),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+}
+
+/// A role change, and the ones refused: unknown role, not a member.
+async fn change_roles(app: &TestApp, id: &str, auth: &Auth<'_>, bob: &User, carol: &User) {
     let promoted = app
         .patch(
             &format!("/orgs/{id}/members/{}", bob.id),
@@ -98,17 +119,6 @@ async fn add_list_change_remove(backend: Backend) {
     )
     .await
     .assert_problem(StatusCode::NOT_FOUND, "member_not_found");
-
-    let removed = app
-        .delete(&format!("/orgs/{id}/members/{}", bob.id), auth.clone())
-        .await;
-    assert_eq!(removed.status, StatusCode::NO_CONTENT);
-    app.get(&format!("/orgs/{id}/members/{}", bob.id), auth.clone())
-        .await
-        .assert_problem(StatusCode::NOT_FOUND, "member_not_found");
-    app.get(&format!("/orgs/{id}/members/not-a-uuid"), auth)
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
 }
 
 async fn permissions_and_leaving(backend: Backend) {

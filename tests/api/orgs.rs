@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{Auth, Backend, TestApp};
+use crate::harness::{Auth, Backend, TestApp, User};
 use crate::on_both_backends;
 
 async fn create_read_update_delete(backend: Backend) {
@@ -38,6 +38,25 @@ async fn create_read_update_delete(backend: Backend) {
         assert_eq!(got.body["id"], id);
     }
 
+    update_profile_and_cap(&app, &alice, id).await;
+
+    let deleted = app
+        .delete(&format!("/orgs/{id}"), Auth::Bearer(&alice.token))
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    app.get(&format!("/orgs/{id}"), Auth::Bearer(&alice.token))
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "org_not_found");
+    let members = app
+        .store()
+        .find_membership(id.parse().unwrap(), alice.id)
+        .await
+        .unwrap();
+    assert!(members.is_none(), "memberships go with the org");
+}
+
+/// Org admins change the profile; only admin keys change the membership cap.
+async fn update_profile_and_cap(app: &TestApp, alice: &User, id: &str) {
     let patched = app
         .patch(
             &format!("/orgs/{id}"),
@@ -75,20 +94,6 @@ async fn create_read_update_delete(backend: Backend) {
         .await;
     assert_eq!(cleared.body["image_url"], serde_json::Value::Null);
     assert_eq!(cleared.body["name"], "Acme Inc");
-
-    let deleted = app
-        .delete(&format!("/orgs/{id}"), Auth::Bearer(&alice.token))
-        .await;
-    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    app.get(&format!("/orgs/{id}"), Auth::Bearer(&alice.token))
-        .await
-        .assert_problem(StatusCode::NOT_FOUND, "org_not_found");
-    let members = app
-        .store()
-        .find_membership(id.parse().unwrap(), alice.id)
-        .await
-        .unwrap();
-    assert!(members.is_none(), "memberships go with the org");
 }
 
 async fn slugs(backend: Backend) {
@@ -122,6 +127,38 @@ async fn bad_input(backend: Backend) {
     let alice = app.user("alice");
     let auth = Auth::Bearer(&alice.token);
 
+    invalid_fields(&app, &auth).await;
+    bodies_that_are_not_json(&app, &auth).await;
+
+    app.get("/orgs?page_size=0", auth.clone())
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.get("/orgs?page_token=garbage!", auth.clone())
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.post("/orgs", auth.clone(), json!({"name": "a\u{0}b"}))
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.post(
+        "/orgs",
+        auth.clone(),
+        json!({"name": "a", "public_metadata": {"k": "\u{0}"}}),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    app.get("/orgs/a%00b", auth.clone())
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "org_not_found");
+    app.get("/orgs/no-such-org", auth)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "org_not_found");
+    // Nothing was written by any of the refused requests.
+    let listed = app.get("/orgs", Auth::Bearer(&app.admin_key)).await;
+    assert_eq!(listed.body["data"], json!([]));
+}
+
+/// Each invalid field is named; nothing is created.
+async fn invalid_fields(app: &TestApp, auth: &Auth<'_>) {
     let reply = app
         .post(
             "/orgs",
@@ -165,7 +202,10 @@ async fn bad_input(backend: Backend) {
     app.post("/orgs", auth.clone(), big)
         .await
         .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+}
 
+/// Malformed JSON, another content type and an oversized body get their own problems.
+async fn bodies_that_are_not_json(app: &TestApp, auth: &Auth<'_>) {
     let malformed = app
         .request(reqwest::Method::POST, "/orgs", auth.clone())
         .header("content-type", "application/json")
@@ -197,32 +237,6 @@ async fn bad_input(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
-
-    app.get("/orgs?page_size=0", auth.clone())
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    app.get("/orgs?page_token=garbage!", auth.clone())
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    app.post("/orgs", auth.clone(), json!({"name": "a\u{0}b"}))
-        .await
-        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    app.post(
-        "/orgs",
-        auth.clone(),
-        json!({"name": "a", "public_metadata": {"k": "\u{0}"}}),
-    )
-    .await
-    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
-    app.get("/orgs/a%00b", auth.clone())
-        .await
-        .assert_problem(StatusCode::NOT_FOUND, "org_not_found");
-    app.get("/orgs/no-such-org", auth)
-        .await
-        .assert_problem(StatusCode::NOT_FOUND, "org_not_found");
-    // Nothing was written by any of the refused requests.
-    let listed = app.get("/orgs", Auth::Bearer(&app.admin_key)).await;
-    assert_eq!(listed.body["data"], json!([]));
 }
 
 async fn visibility(backend: Backend) {

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{Auth, Backend, TestApp};
+use crate::harness::{Auth, Backend, TestApp, User};
 use crate::on_both_backends;
 
 async fn members_carry_their_kratos_profile(backend: Backend) {
@@ -122,6 +122,36 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// A member's metadata merges like the org's; the member may not write it.
+async fn member_metadata_merges(app: &TestApp, id: &str, alice: &User, bob: &User) {
+    let member = app
+        .patch(
+            &format!("/orgs/{id}/members/{}/metadata", bob.id),
+            Auth::Bearer(&alice.token),
+            json!({"public_metadata": {"department": "ops", "desk": {"floor": 3}}}),
+        )
+        .await;
+    assert_eq!(member.status, StatusCode::OK, "{}", member.body);
+    let member = app
+        .patch(
+            &format!("/orgs/{id}/members/{}/metadata", bob.id),
+            Auth::Bearer(&alice.token),
+            json!({"public_metadata": {"desk": {"floor": null, "seat": "3A"}}}),
+        )
+        .await;
+    assert_eq!(
+        member.body["public_metadata"],
+        json!({"department": "ops", "desk": {"seat": "3A"}})
+    );
+    app.patch(
+        &format!("/orgs/{id}/members/{}/metadata", bob.id),
+        Auth::Bearer(&bob.token),
+        json!({"public_metadata": {"x": 1}}),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+}
+
 async fn metadata_merges(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.user("alice");
@@ -194,32 +224,7 @@ async fn metadata_merges(backend: Backend) {
     .await
     .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
 
-    let member = app
-        .patch(
-            &format!("/orgs/{id}/members/{}/metadata", bob.id),
-            Auth::Bearer(&alice.token),
-            json!({"public_metadata": {"department": "ops", "desk": {"floor": 3}}}),
-        )
-        .await;
-    assert_eq!(member.status, StatusCode::OK, "{}", member.body);
-    let member = app
-        .patch(
-            &format!("/orgs/{id}/members/{}/metadata", bob.id),
-            Auth::Bearer(&alice.token),
-            json!({"public_metadata": {"desk": {"floor": null, "seat": "3A"}}}),
-        )
-        .await;
-    assert_eq!(
-        member.body["public_metadata"],
-        json!({"department": "ops", "desk": {"seat": "3A"}})
-    );
-    app.patch(
-        &format!("/orgs/{id}/members/{}/metadata", bob.id),
-        Auth::Bearer(&bob.token),
-        json!({"public_metadata": {"x": 1}}),
-    )
-    .await
-    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    member_metadata_merges(&app, &id, &alice, &bob).await;
 }
 
 /// Kratos pages even `ids` lookups; a page of 500 members must still get 500 profiles.

@@ -3,24 +3,13 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::harness::{Auth, Backend, TestApp};
+use crate::harness::{Auth, Backend, TestApp, User};
 use crate::on_both_backends;
 
-async fn role_catalog(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let alice = app.user("alice");
+/// Only admin keys create and change roles; permissions are sorted and deduplicated,
+/// and each invalid field is named.
+async fn create_and_change_editor(app: &TestApp, alice: &User) {
     let admin = Auth::Bearer(&app.admin_key);
-
-    let roles = app.get("/roles", Auth::Bearer(&alice.token)).await;
-    assert_eq!(roles.status, StatusCode::OK);
-    let keys: Vec<&str> = roles.body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["key"].as_str().unwrap())
-        .collect();
-    assert_eq!(keys, ["org:admin", "org:member"]);
-
     let body = json!({"key": "org:editor", "name": "Editor",
                       "permissions": ["org:posts:write", "org:posts:read", "org:posts:read"]});
     app.post("/roles", Auth::Bearer(&alice.token), body.clone())
@@ -71,6 +60,24 @@ async fn role_catalog(backend: Backend) {
             .body["name"],
         "Editor"
     );
+}
+
+async fn role_catalog(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.user("alice");
+    let admin = Auth::Bearer(&app.admin_key);
+
+    let roles = app.get("/roles", Auth::Bearer(&alice.token)).await;
+    assert_eq!(roles.status, StatusCode::OK);
+    let keys: Vec<&str> = roles.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["org:admin", "org:member"]);
+
+    create_and_change_editor(&app, &alice).await;
 
     // In use: refused; unused: deleted.
     let org = app.create_org(&alice, "Press").await;

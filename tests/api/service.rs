@@ -623,7 +623,13 @@ async fn invitations_sent(probe: &mut Probe<'_>, org: &str, alice: &User) {
     let revoke = format!("POST /orgs/{org}/invitations/{}/revoke", id(2));
     probe.expect(200, &a, &revoke).await;
     probe.expect(409, &a, &revoke).await;
+    invitations_answered(probe, &dana, [id(0), id(1)]).await;
+}
 
+/// The invitees of [`invitations_sent`] accept and decline: `dana` by her token, the
+/// first two bulk invitations (`ids`) by id.
+async fn invitations_answered(probe: &mut Probe<'_>, dana: &Value, ids: [String; 2]) {
+    let [first, second] = ids;
     let kratos = &probe.app.kratos;
     let invitee = |email: &str| {
         let id = kratos.add_identity(json!({ "email": email }));
@@ -659,16 +665,16 @@ async fn invitations_sent(probe: &mut Probe<'_>, org: &str, alice: &User) {
         )
         .await;
     probe
-        .expect(201, &e, &format!("POST /me/invitations/{}/accept", id(0)))
+        .expect(201, &e, &format!("POST /me/invitations/{first}/accept"))
         .await;
     probe
-        .expect(404, &e, &format!("POST /me/invitations/{}/accept", id(1)))
+        .expect(404, &e, &format!("POST /me/invitations/{second}/accept"))
         .await;
     probe
-        .expect(200, &f, &format!("POST /me/invitations/{}/decline", id(1)))
+        .expect(200, &f, &format!("POST /me/invitations/{second}/decline"))
         .await;
     probe
-        .expect(409, &f, &format!("POST /me/invitations/{}/decline", id(1)))
+        .expect(409, &f, &format!("POST /me/invitations/{second}/decline"))
         .await;
 }
 

@@ -28,6 +28,9 @@ fn new_org(slug: &str, creator: Option<Uuid>) -> NewOrg {
     }
 }
 
+// TODO(issue 8): split this case. It is over the clippy.toml limits, and the store
+// rewrite changes it in the same step, so it stays whole until that is merged.
+#[allow(clippy::cognitive_complexity)]
 async fn orgs_round_trip(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store.as_ref();
@@ -107,6 +110,9 @@ async fn orgs_round_trip(backend: Backend) {
     ));
 }
 
+// TODO(issue 8): split this case. It is over the clippy.toml limits, and the store
+// rewrite changes it in the same step, so it stays whole until that is merged.
+#[allow(clippy::too_many_lines)]
 async fn org_listing_pages_and_filters(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store.as_ref();
@@ -261,6 +267,9 @@ async fn memberships_and_invariants(backend: Backend) {
     ));
 }
 
+// TODO(issue 8): split this case. It is over the clippy.toml limits, and the store
+// rewrite changes it in the same step, so it stays whole until that is merged.
+#[allow(clippy::cognitive_complexity)]
 async fn last_admin_and_listings(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store.as_ref();
@@ -347,6 +356,9 @@ async fn last_admin_and_listings(backend: Backend) {
     assert_eq!(mine[0].0.role, "org:admin");
 }
 
+// TODO(issue 8): split this case. It is over the clippy.toml limits, and the store
+// rewrite changes it in the same step, so it stays whole until that is merged.
+#[allow(clippy::cognitive_complexity)]
 async fn roles_catalog(backend: Backend) {
     let db = TestDb::new(backend).await;
     let store = db.store.as_ref();
