@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::seed::Fixture;
 
-/// Drops and recreates `name` on the server; returns its URL.
-pub async fn recreate(server: &str, name: &str) -> anyhow::Result<String> {
+/// A name safe to splice into SQL and file names.
+pub fn check_name(name: &str) -> anyhow::Result<()> {
     anyhow::ensure!(
         !name.is_empty()
             && name
@@ -17,6 +17,12 @@ pub async fn recreate(server: &str, name: &str) -> anyhow::Result<String> {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
         "database name {name:?}: use lower-case letters, digits and _"
     );
+    Ok(())
+}
+
+/// Drops and recreates `name` on the server; returns its URL.
+pub async fn recreate(server: &str, name: &str) -> anyhow::Result<String> {
+    check_name(name)?;
     let options: PgConnectOptions = server.parse().context("POLIS_BENCH_DATABASE_URL")?;
     let mut conn = options
         .connect()

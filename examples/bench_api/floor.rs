@@ -41,7 +41,7 @@ pub async fn run(
         .arg(database_url);
     let output = tokio::task::spawn_blocking(move || command.output())
         .await?
-        .context("running pgbench (Debian package postgresql-client)")?;
+        .context("running pgbench (Debian ships it with the PostgreSQL server package)")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     anyhow::ensure!(

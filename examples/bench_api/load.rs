@@ -207,10 +207,16 @@ async fn worker(
     result
 }
 
+/// Shorter windows give the commit counter too few of its ~1 s steps to be read.
+pub const MIN_WINDOW_FOR_ROUND_TRIPS: Duration = Duration::from_secs(5);
+
 /// PostgreSQL's commit rate over the window: the least-squares slope of `xact_commit`
-/// sampled every 100 ms, less the monitor's own reads. Busy backends publish their
-/// counts about once a second, so the counter climbs in steps; a slope over many
-/// samples is steadier than the difference of two reads (still rough for 1 s windows).
+/// sampled every 100 ms while the load runs, less the monitor's own reads. Backends
+/// publish their counts at most once a second while busy, and up to 10 s after going
+/// idle (PostgreSQL 15's `PGSTAT_MIN_INTERVAL`, `PGSTAT_IDLE_INTERVAL`), so the counter
+/// cannot be read "after" a run without a long wait; under steady load it climbs in
+/// small steps, and a slope over many samples is within a few percent for 10 s windows
+/// (rough for `--quick`'s 1 s).
 async fn commit_rate(monitor: &mut Monitor, window: &Window) -> anyhow::Result<f64> {
     let mut tick = tokio::time::interval_at(window.start.into(), Duration::from_millis(100));
     let mut samples = Vec::new();
@@ -280,8 +286,10 @@ pub async fn run(
     tokio::time::sleep_until(window.start.into()).await;
     let cpu_before = cpu::process_seconds(probes.polis_pid);
     let commits_per_second = match probes.monitor {
-        Some(monitor) => Some(commit_rate(monitor, &window).await?),
-        None => None,
+        Some(monitor) if plan.measure >= MIN_WINDOW_FOR_ROUND_TRIPS => {
+            Some(commit_rate(monitor, &window).await?)
+        }
+        _ => None,
     };
     tokio::time::sleep_until(window.end.into()).await;
     let cpu_after = cpu::process_seconds(probes.polis_pid);

@@ -3,19 +3,21 @@
 //!
 //! ```text
 //! cargo build --release --bin polis --example bench_api
-//! cargo run --release --example bench_api                 # 2 s warm-up + 10 s per workload
-//! cargo run --release --example bench_api -- --quick      # 1 s per workload, same data
-//! cargo run --release --example bench_api -- --polis-log warn   # the cost of request logging
+//! cargo run --release --example bench_api                  # 2 s warm-up + 10 s per workload
+//! cargo run --release --example bench_api -- --polis-log warn    # the cost of request logging
+//! cargo run --release --example bench_api -- --only R3,W1 --no-sqlite
+//! cargo run --example bench_api -- --quick --seed-via import      # CI: 1 s each, same data
 //! ```
 //!
-//! What it does: recreates the PostgreSQL database `polis_bench` on
+//! What it does: recreates the PostgreSQL database `polis_bench` (`--database`) on
 //! `POLIS_BENCH_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432`), starts the
 //! Kratos double in-process and `polis serve` (the binary next to this example, as a
 //! separate process, logging to a file at its default level), seeds 1,000 identities,
-//! 200 orgs × 50 members and a caller in 20 orgs through the API, then for each workload
-//! of `workloads.rs` drives 32 keep-alive connections for the warm-up and the measured
-//! window and runs its pgbench floor (`examples/bench/*.sql`) right after. Then the
-//! same for R1 and R3 on an SQLite Polis. Prints a table; asserts no speed.
+//! 200 orgs × 50 members and a caller in 20 of them through the API, then for each
+//! workload of `workloads.rs` drives 32 keep-alive connections through a warm-up and a
+//! measured window, and runs its pgbench floor (`examples/bench/*.sql`) right after.
+//! Then R1 and R3 again on an SQLite Polis. Prints a Markdown table and notes; never
+//! fails on speed (`--fail-on-errors` fails on broken requests or floors).
 //!
 //! Other `POLIS_*` variables in the environment reach the Polis processes, so e.g.
 //! `POLIS_SESSION_CACHE_TTL=0` measures without the session cache.
@@ -79,6 +81,13 @@ struct Args {
     /// Skip the SQLite Polis.
     #[arg(long)]
     no_sqlite: bool,
+    /// How the orgs and memberships are created through the API.
+    #[arg(long, value_enum, default_value = "api")]
+    seed_via: seed::SeedVia,
+    /// Exit non-zero when a request answered an unexpected status or a floor failed
+    /// (for CI; speed never fails the run).
+    #[arg(long)]
+    fail_on_errors: bool,
 }
 
 impl Args {
@@ -96,9 +105,10 @@ impl Args {
     }
 }
 
-/// Where Polis logs, pgbench scripts and the SQLite file go; kept after the run.
-fn work_dir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join("polis-bench-api");
+/// Where Polis logs, pgbench scripts and the SQLite file go; kept after the run. Named
+/// after the database, so runs that may run side by side (`--database`) do not share it.
+fn work_dir(database: &str) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("polis-bench-api-{database}"));
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
@@ -150,7 +160,7 @@ async fn run_postgres(
         dir.join("polis-postgres.log"),
     )
     .await?;
-    let fixture = Arc::new(seed::through_api(&polis, people, args.connections).await?);
+    let fixture = Arc::new(seed::seed(&polis, people, args.seed_via, args.connections).await?);
     database::write_bench_ids(&url, &fixture).await?;
     let mut monitor = database::Monitor::connect(&url).await?;
     let mut rows = Vec::new();
@@ -200,7 +210,7 @@ async fn run_sqlite(
         dir.join("polis-sqlite.log"),
     )
     .await?;
-    let fixture = Arc::new(seed::through_api(&polis, people, args.connections).await?);
+    let fixture = Arc::new(seed::seed(&polis, people, args.seed_via, args.connections).await?);
     let mut rows = Vec::new();
     for &workload in workloads.iter().filter(|w| w.on_sqlite) {
         eprintln!("bench_api: SQLite {} …", workload.name);
@@ -223,7 +233,8 @@ async fn main() -> anyhow::Result<()> {
     let workloads = workloads::selected(&args.only)?;
     let binary = polis::binary()?;
     let machine = machine();
-    let dir = work_dir()?;
+    database::check_name(&args.database)?;
+    let dir = work_dir(&args.database)?;
     let kratos = KratosDouble::start().await;
     let people = seed::identities(&kratos, args.connections)?;
 
@@ -235,6 +246,25 @@ async fn main() -> anyhow::Result<()> {
         (rows, Some(log))
     };
 
+    let conditions = conditions(&args, &binary, &machine, &dir, &postgres, sqlite_log);
+    report::print(&postgres.rows, &sqlite, &conditions);
+    kratos.shutdown().await;
+    let broken = report::failures(&postgres.rows, &sqlite);
+    if args.fail_on_errors && broken > 0 {
+        anyhow::bail!("{broken} workloads or floors had failures (see above)");
+    }
+    Ok(())
+}
+
+/// The conditions printed under the numbers: what ran, how, where and when.
+fn conditions(
+    args: &Args,
+    binary: &Path,
+    machine: &str,
+    dir: &Path,
+    postgres: &PostgresRun,
+    sqlite_log: Option<LogVolume>,
+) -> Conditions {
     let plan = args.plan();
     let log_level = match &args.polis_log {
         Some(filter) => format!("RUST_LOG={filter}"),
@@ -244,26 +274,48 @@ async fn main() -> anyhow::Result<()> {
     if let Some(volume) = &sqlite_log {
         logs.push(report::describe_log("the SQLite", volume));
     }
-    let conditions = Conditions {
-        notes: vec![
-            format!(
-                "Reference workload: {} identities, {} orgs × {} members, the caller in {} orgs (their admin); \
-                 {} connections; {:.1} s warm-up then {:.1} s measured per workload; floors: pgbench -M prepared -j 2 -T {}.",
-                report::thousands(seed::IDENTITIES as f64), seed::ORGS, seed::MEMBERS_PER_ORG, seed::MY_ORGS, plan.connections,
-                plan.warmup.as_secs_f64(), plan.measure.as_secs_f64(),
-                plan.measure.as_secs_f64().ceil().max(1.0)
-            ),
-            "Rate limits: Polis has none yet, so none are on.".to_owned(),
-            format!("Logging: {log_level}; {} (logs in {}).", logs.join(", "), dir.display()),
-            format!(
-                "Machine: {machine}; PostgreSQL {}; polis {}; {}.",
-                postgres.server_version,
-                binary.display(),
-                chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
-            ),
-        ],
-    };
-    report::print(&postgres.rows, &sqlite, &conditions);
-    kratos.shutdown().await;
-    Ok(())
+    let mut notes = vec![
+        format!(
+            "Reference workload: {} identities, {} orgs × {} members, the caller in {} orgs (their admin), \
+             seeded through the API ({}); {} connections; {:.1} s warm-up then {:.1} s measured per workload; \
+             floors: pgbench -M prepared -j 2 -T {}.",
+            report::thousands(seed::IDENTITIES as f64),
+            seed::ORGS,
+            seed::MEMBERS_PER_ORG,
+            seed::MY_ORGS,
+            match args.seed_via {
+                seed::SeedVia::Api => "one request per org and per member",
+                seed::SeedVia::Import => "one Clerk import",
+            },
+            plan.connections,
+            plan.warmup.as_secs_f64(),
+            plan.measure.as_secs_f64(),
+            plan.measure.as_secs_f64().ceil().max(1.0)
+        ),
+        "Rate limits: Polis has none yet, so none are on.".to_owned(),
+        format!(
+            "Logging: {log_level}; {} (logs in {}).",
+            logs.join(", "),
+            dir.display()
+        ),
+        format!(
+            "Machine: {machine}; PostgreSQL {}; polis {}; {}.",
+            postgres.server_version,
+            binary.display(),
+            chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+        ),
+    ];
+    if plan.measure < load::MIN_WINDOW_FOR_ROUND_TRIPS {
+        notes.push(format!(
+            "Round trips are not measured in windows under {} s.",
+            load::MIN_WINDOW_FOR_ROUND_TRIPS.as_secs()
+        ));
+    }
+    if cfg!(debug_assertions) {
+        notes.push(
+            "Debug build: these numbers only show the benchmark works; measure with --release."
+                .to_owned(),
+        );
+    }
+    Conditions { notes }
 }

@@ -231,6 +231,24 @@ pub fn print(rows: &[Row], sqlite: &[SqliteRow], conditions: &Conditions) {
     }
 }
 
+/// Workloads with failed operations, plus floors that failed: the benchmark itself
+/// is broken then, whatever the speed.
+pub fn failures(rows: &[Row], sqlite: &[SqliteRow]) -> usize {
+    let floors = rows
+        .iter()
+        .filter(|r| {
+            matches!(&r.floor, Some(Err(_))) || matches!(&r.floor, Some(Ok(f)) if f.failed > 0)
+        })
+        .count();
+    let operations = rows
+        .iter()
+        .map(|r| &r.polis)
+        .chain(sqlite.iter().map(|r| &r.polis))
+        .filter(|m| m.errors > 0)
+        .count();
+    floors + operations
+}
+
 pub fn describe_log(backend: &str, volume: &LogVolume) -> String {
     format!(
         "{backend} Polis wrote {} log lines ({:.1} MB)",

@@ -1,7 +1,8 @@
 //! The reference workload of `docs/design.md` §8: 1,000 Kratos identities, each with a
 //! session; 200 orgs × 50 members; one caller ("me") in 20 of them, as their admin.
 //! Identities go into the Kratos double directly (Kratos owns them); orgs and
-//! memberships go through Polis's API with the admin key, like any client would.
+//! memberships go through Polis's API with the admin key: one request per org and per
+//! member (the default, the write paths the workloads use), or one Clerk import.
 
 use std::time::Instant;
 
@@ -99,21 +100,29 @@ fn members_of(people: &People, o: usize) -> (Uuid, Vec<Uuid>) {
     }
 }
 
-/// Seeds one Polis through its API, `concurrency` orgs at a time.
-pub async fn through_api(
+/// Which API requests create the orgs and memberships.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SeedVia {
+    /// `POST /orgs` and `POST /orgs/{org}/members`, one request each (~10,000).
+    Api,
+    /// One `POST /admin/imports/clerk` holding the same orgs and memberships: same
+    /// shape, a few seconds instead of tens (for `--quick` runs in CI).
+    Import,
+}
+
+/// Seeds one Polis through its API and checks the caller sees the expected orgs.
+pub async fn seed(
     polis: &Polis,
     people: &People,
+    via: SeedVia,
     concurrency: usize,
 ) -> anyhow::Result<Fixture> {
     let started = Instant::now();
     let client = reqwest::Client::new();
-    let mut orgs: Vec<(usize, Uuid)> = futures::stream::iter(0..ORGS)
-        .map(|o| seed_org(&client, polis, people, o))
-        .buffer_unordered(concurrency)
-        .try_collect()
-        .await?;
-    orgs.sort_unstable();
-    let orgs: Vec<Uuid> = orgs.into_iter().map(|(_, id)| id).collect();
+    let orgs = match via {
+        SeedVia::Api => one_request_each(&client, polis, people, concurrency).await?,
+        SeedVia::Import => one_import(&client, polis, people).await?,
+    };
     let fixture = Fixture {
         me: people.me,
         me_token: people.me_token.clone(),
@@ -124,10 +133,81 @@ pub async fn through_api(
     };
     check_my_memberships(&client, polis, &fixture).await?;
     eprintln!(
-        "bench_api: seeded {ORGS} orgs × {MEMBERS_PER_ORG} members through the API in {:.1} s",
+        "bench_api: seeded {ORGS} orgs × {MEMBERS_PER_ORG} members through the API ({via:?}) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     Ok(fixture)
+}
+
+/// `concurrency` orgs at a time; within an org, one member after another.
+async fn one_request_each(
+    client: &reqwest::Client,
+    polis: &Polis,
+    people: &People,
+    concurrency: usize,
+) -> anyhow::Result<Vec<Uuid>> {
+    let mut orgs: Vec<(usize, Uuid)> = futures::stream::iter(0..ORGS)
+        .map(|o| seed_org(client, polis, people, o))
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    orgs.sort_unstable();
+    Ok(orgs.into_iter().map(|(_, id)| id).collect())
+}
+
+/// The same orgs and memberships as a Clerk export, identities mapped by `user_map`.
+async fn one_import(
+    client: &reqwest::Client,
+    polis: &Polis,
+    people: &People,
+) -> anyhow::Result<Vec<Uuid>> {
+    let clerk_user = |id: Uuid| format!("user_{}", id.simple());
+    let mut organizations = Vec::with_capacity(ORGS);
+    let mut memberships = Vec::with_capacity(ORGS * MEMBERS_PER_ORG);
+    let mut user_map = serde_json::Map::new();
+    for o in 0..ORGS {
+        let (creator, members) = members_of(people, o);
+        let org = format!("org_bench_{o}");
+        organizations.push(json!({"id": org, "name": format!("Bench Org {o}"),
+            "slug": format!("bench-org-{o}"), "created_by": clerk_user(creator)}));
+        let roles = std::iter::once((creator, "org:admin"))
+            .chain(members.into_iter().map(|m| (m, "org:member")));
+        for (k, (identity, role)) in roles.enumerate() {
+            user_map.insert(clerk_user(identity), json!(identity));
+            memberships.push(
+                json!({"id": format!("orgmem_bench_{o}_{k}"), "organization_id": org,
+                "public_user_data": {"user_id": clerk_user(identity)}, "role": role}),
+            );
+        }
+    }
+    let document =
+        json!({"organizations": organizations, "memberships": memberships, "user_map": user_map});
+    let response = client
+        .post(format!("{}/admin/imports/clerk", polis.base_url))
+        .bearer_auth(&polis.admin_key)
+        .json(&document)
+        .send()
+        .await
+        .context("seeding: POST /admin/imports/clerk")?;
+    let status = response.status();
+    let report: Value = response.json().await?;
+    let created = &report["summary"]["memberships"]["created"];
+    anyhow::ensure!(
+        status == reqwest::StatusCode::OK && created == &json!(ORGS * MEMBERS_PER_ORG),
+        "seeding: the import answered {status}, memberships created {created}: {}",
+        report["summary"]
+    );
+    report["orgs"]
+        .as_array()
+        .context("the import report lists no orgs")?
+        .iter()
+        .map(|org| {
+            org["id"]
+                .as_str()
+                .and_then(|id| id.parse().ok())
+                .context("an org of the import report has no id")
+        })
+        .collect()
 }
 
 async fn seed_org(
