@@ -52,7 +52,13 @@ trap 'exit 130' INT TERM
 if [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $schemathesis_version" ]; then
   say "installing schemathesis $schemathesis_version into $venv"
   rm -rf "$venv"
-  python3 -m venv "$venv"
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+    # Debian's python3 keeps venv (ensurepip) in a package of its own.
+    say "python3 has no venv module; installing python3-venv"
+    rm -rf "$venv"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$venv"
+  fi
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
 fi
 python="$venv/bin/python"
@@ -157,7 +163,7 @@ fuzz_run() {
   # of CPython 3.11 that parse source at once can fail with "AST constructor recursion depth
   # mismatch" inside Hypothesis; the two backends run side by side instead.
   (cd "$run_dir" && FUZZ_API_KEY="${api_key[$backend]}" FUZZ_SESSION_TOKEN="$session_token" \
-    FUZZ_CACHE_DIR="$target_dir/fuzz-cache/$credential" \
+    FUZZ_CACHE_DIR="$target_dir/fuzz-cache/$run" \
     "$venv/bin/schemathesis" --config-file schemathesis.toml run "$repo/openapi/openapi.json" \
     --url "$url" \
     --max-time "$max_time" \

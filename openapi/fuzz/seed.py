@@ -97,17 +97,26 @@ def main() -> None:
     other = create_org(polis, f"Fuzz other {label}", f"fuzz-other-{label}", ERIN)
     alice_invitation = invite(polis, other, "alice@example.com", role_key)
     bob_invitation = invite(polis, other, "bob@example.com")
+    # A second invitation for Alice, so that declining has one left after accepting the first.
+    away = create_org(polis, f"Fuzz away {label}", f"fuzz-away-{label}", ERIN)
+    alice_second_invitation = invite(polis, away, "alice@example.com")
     # Only DELETE /orgs/{org} gets these, so deleting them leaves the others for every other route.
     doomed = [create_org(polis, f"Fuzz doomed {label} {n}", f"fuzz-doomed-{label}-{n}", ALICE) for n in (1, 2)]
 
     write_dictionary(out, "orgs", [home["id"], home["slug"], other["id"], other["slug"]])
     write_dictionary(out, "doomed_orgs", [org["id"] for org in doomed] + [org["slug"] for org in doomed])
     write_dictionary(out, "identities", [identity["id"] for identity in IDENTITIES])
-    write_dictionary(
-        out, "invitations", [home_invitation["id"], alice_invitation["id"], bob_invitation["id"]]
-    )
-    write_dictionary(out, "invitation_tokens", [alice_invitation["token"], bob_invitation["token"]])
+    invitations = [home_invitation, alice_invitation, alice_second_invitation, bob_invitation]
+    write_dictionary(out, "invitations", [invitation["id"] for invitation in invitations])
+    write_dictionary(out, "invitation_tokens", [invitation["token"] for invitation in invitations[1:]])
     write_dictionary(out, "roles", ["org:admin", "org:member", role_key])
+    # Keys POST /roles has not seen yet, so that some role creations succeed.
+    write_dictionary(out, "new_role_keys", [f"{role_key}_{n}" for n in range(1, 6)])
+    write_dictionary(
+        out,
+        "permissions",
+        ["org:sys_memberships:read", "org:sys_profile:manage", "org:invoices:read", "org:invoices:write"],
+    )
     write_dictionary(out, "emails", ["dave@example.com", "alice@example.com", "Erin@Example.com"])
     print(f"seed: {label}: orgs {home['slug']}, {other['slug']}; role {role_key}")
 
