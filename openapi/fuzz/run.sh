@@ -209,8 +209,11 @@ if [ "$failed" -ne 0 ]; then
       grep -q "^  $run: passed" "$report_dir/summary-$backend.txt" && continue
       say "---- $run: what schemathesis found"
       if [ -f "$report_dir/$run/schemathesis.log" ]; then
-        # The failures and errors sections, without the progress lines before them.
-        sed -n '/^=* \(FAILURES\|ERRORS\) =*$/,$p' "$report_dir/$run/schemathesis.log"
+        # The failures and errors sections, without the progress lines before them and the
+        # coverage warnings after them (those stay in the log).
+        sed -n '/^=* \(FAILURES\|ERRORS\) =*$/,/^=* WARNINGS =*$/p' "$report_dir/$run/schemathesis.log" |
+          grep -v '^=* WARNINGS =*$'
+        grep -E '^  [0-9]+ generated|^Seed:' "$report_dir/$run/schemathesis.log" || true
       fi
       say "---- $run: errors logged by polis ($backend)"
       grep -E ' ERROR |panicked' "$report_dir/polis-$backend.log" | tail -n 20 || true
