@@ -7,16 +7,15 @@
 # Fails on any 5xx and on any response the spec does not describe (status, content type, body,
 # headers), plus the other checks enabled in schemathesis.toml.
 #
-# Needs PostgreSQL on 127.0.0.1:5432 with trust auth and python3 (3.9+) with venv. Settings:
+# Needs PostgreSQL on 127.0.0.1:5432 with trust auth and python3 (3.11+, as schemathesis
+# needs) with venv. Settings:
 #   FUZZ_MAX_TIME      seconds per run; 4 runs, two at a time (default 70)
 #   FUZZ_MAX_EXAMPLES  test cases per operation and phase (default 30)
 #   FUZZ_SEED          schemathesis seed, to replay a run (default: random, printed)
-#   FUZZ_VENV          the virtualenv, reused when it has the pinned version (target/fuzz-venv)
+#   FUZZ_VENV          the virtualenv, reused while requirements.txt is unchanged (target/fuzz-venv)
 #   FUZZ_REPORT_DIR    logs, configs and JUnit reports (target/fuzz-report)
 #   POLIS_FUZZ_DB      PostgreSQL database, dropped and re-created (polis_fuzz)
 set -euo pipefail
-
-schemathesis_version="4.32.5"
 
 fuzz_dir="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$fuzz_dir/../.." && pwd)"
@@ -48,9 +47,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The pinned schemathesis in a virtualenv of its own, installed once and then reused.
-if [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $schemathesis_version" ]; then
-  say "installing schemathesis $schemathesis_version into $venv"
+# Schemathesis and its dependencies, at the versions requirements.txt pins, in a virtualenv of
+# their own: installed once, then reused for as long as requirements.txt stays the same.
+stamp="$venv/polis-requirements.txt"
+if ! cmp -s "$fuzz_dir/requirements.txt" "$stamp"; then
+  say "installing schemathesis ($fuzz_dir/requirements.txt) into $venv"
   rm -rf "$venv"
   if ! python3 -m venv "$venv" >/dev/null 2>&1; then
     # Debian's python3 keeps venv (ensurepip) in a package of its own.
@@ -59,7 +60,8 @@ if [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, versi
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
     python3 -m venv "$venv"
   fi
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$schemathesis_version"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$fuzz_dir/requirements.txt"
+  cp "$fuzz_dir/requirements.txt" "$stamp"
 fi
 python="$venv/bin/python"
 
