@@ -156,6 +156,17 @@ pub fn print(rows: &[Row], sqlite: &[SqliteRow], conditions: &Conditions) {
         &rows.iter().map(cells).collect::<Vec<_>>(),
     );
     println!();
+    print_problems(rows);
+    print_comparisons(rows);
+    print_sqlite(rows, sqlite);
+    println!();
+    for note in &conditions.notes {
+        println!("{note}");
+    }
+}
+
+/// Failed operations and floors, which make a row's figures suspect.
+fn print_problems(rows: &[Row]) {
     for row in rows {
         if row.polis.errors > 0 {
             println!(
@@ -178,7 +189,14 @@ pub fn print(rows: &[Row], sqlite: &[SqliteRow], conditions: &Conditions) {
             }
         }
     }
-    let find = |name: &str| rows.iter().find(|r| r.workload.name == name);
+}
+
+fn find<'a>(rows: &'a [Row], name: &str) -> Option<&'a Row> {
+    rows.iter().find(|r| r.workload.name == name)
+}
+
+fn print_comparisons(rows: &[Row]) {
+    let find = |name: &str| find(rows, name);
     for comparison in COMPARISONS {
         if let (Some(num), Some(den)) = (find(comparison.numerator), find(comparison.denominator)) {
             let ratio = num.polis.rate() / den.polis.rate().max(f64::MIN_POSITIVE);
@@ -197,6 +215,10 @@ pub fn print(rows: &[Row], sqlite: &[SqliteRow], conditions: &Conditions) {
             );
         }
     }
+}
+
+fn print_sqlite(rows: &[Row], sqlite: &[SqliteRow]) {
+    let find = |name: &str| find(rows, name);
     for row in sqlite {
         let name = row.workload.name;
         let vs = find(name).map_or(String::new(), |pg| {
@@ -224,10 +246,6 @@ pub fn print(rows: &[Row], sqlite: &[SqliteRow], conditions: &Conditions) {
             ms(row.polis.p99_ms()),
             cpu_per_request(&row.polis),
         );
-    }
-    println!();
-    for note in &conditions.notes {
-        println!("{note}");
     }
 }
 

@@ -1,16 +1,37 @@
 //! Wrappers around axum's extractors whose rejections use Polis's problem format.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use crate::error::{ApiError, ErrorCode};
+use crate::http::json_shape::{JsonShape, ShapeMismatch};
 
 /// JSON body in, JSON body out.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+#[derive(Debug)]
 pub struct AppJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for AppJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::Json(raw) = axum::Json::<Box<RawValue>>::from_request(req, state).await?;
+        // serde's derive also reads a struct from an array of its field values, so
+        // `[null, null]` would pass for `{}`: the spec promises objects, so only objects pass.
+        JsonShape::of::<T>()
+            .check(&raw)
+            .map_err(|ShapeMismatch { field, message }| ApiError::field(&field, message))?;
+        let axum::Json(value) = axum::Json::<T>::from_bytes(raw.get().as_bytes())?;
+        Ok(Self(value))
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {

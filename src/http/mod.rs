@@ -5,6 +5,7 @@ mod admin;
 mod extract;
 mod health;
 mod invitations;
+mod json_shape;
 mod me;
 mod members;
 mod openapi;

@@ -10,6 +10,7 @@ mod import;
 
 mod auth;
 mod concurrency;
+mod fuzz_findings;
 mod hardening;
 mod invitations;
 mod logging;
