@@ -252,6 +252,17 @@ pub struct Settings {
         global = true
     )]
     pub default_role: String,
+    /// Who may add an identity by id: `api_keys` (identities must invite, so nobody is
+    /// enrolled without consenting) or `managers` (also identities holding
+    /// `org:sys_memberships:manage`, like Clerk's `organization.addMember`).
+    #[arg(
+        long,
+        env = "POLIS_DIRECT_ADD",
+        default_value = "api_keys",
+        value_parser = parse_direct_add,
+        global = true
+    )]
+    pub direct_add: crate::domain::DirectAdd,
 }
 
 impl Settings {
@@ -331,6 +342,14 @@ fn parse_body_limit(raw: &str) -> Result<usize, String> {
     match raw.parse::<usize>() {
         Ok(bytes) if bytes >= 1024 => Ok(bytes),
         _ => Err("must be a number of bytes, at least 1024".into()),
+    }
+}
+
+fn parse_direct_add(raw: &str) -> Result<crate::domain::DirectAdd, String> {
+    match raw {
+        "api_keys" => Ok(crate::domain::DirectAdd::ApiKeys),
+        "managers" => Ok(crate::domain::DirectAdd::Managers),
+        _ => Err("must be api_keys or managers".into()),
     }
 }
 
@@ -422,6 +441,7 @@ mod tests {
             ("--creator-role", "admin"),
             ("--identity-traits", "email,first name"),
             ("--default-role", "org:Member"),
+            ("--direct-add", "everyone"),
         ];
         for (flag, value) in bad {
             let arg = format!("{flag}={value}");

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::validation::FieldError;
-use crate::domain::Denied;
+use crate::domain::{Denied, DirectAddDisabled};
 use crate::store::StoreError;
 
 /// Stable, machine-readable problem codes. Clients branch on these, never on `detail`.
@@ -40,6 +40,8 @@ pub enum ErrorCode {
     InvitationExists,
     InvitationNotPending,
     InvitationEmailMismatch,
+    RoleNotGrantable,
+    DirectAddDisabled,
     DatabaseUnavailable,
     InternalError,
 }
@@ -53,9 +55,12 @@ impl ErrorCode {
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ValidationFailed | UnknownRole | IdentityNotFound => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthenticated => StatusCode::UNAUTHORIZED,
-            Forbidden | OriginNotAllowed | AalRequired | InvitationEmailMismatch => {
-                StatusCode::FORBIDDEN
-            }
+            Forbidden
+            | OriginNotAllowed
+            | AalRequired
+            | InvitationEmailMismatch
+            | RoleNotGrantable
+            | DirectAddDisabled => StatusCode::FORBIDDEN,
             OrgNotFound | MemberNotFound | RoleNotFound | RouteNotFound | InvitationNotFound => {
                 StatusCode::NOT_FOUND
             }
@@ -193,6 +198,16 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<DirectAddDisabled> for ApiError {
+    fn from(_: DirectAddDisabled) -> Self {
+        ApiError::new(
+            ErrorCode::DirectAddDisabled,
+            "identities add members by invitation here (POST /orgs/{org}/invitations); \
+             only API keys add by identity id",
+        )
+    }
+}
+
 impl From<Denied> for ApiError {
     fn from(denied: Denied) -> Self {
         match denied {
@@ -200,6 +215,10 @@ impl From<Denied> for ApiError {
             Denied::Forbidden => ApiError::new(
                 ErrorCode::Forbidden,
                 "the caller lacks the permission for this action",
+            ),
+            Denied::NotGrantable => ApiError::new(
+                ErrorCode::RoleNotGrantable,
+                "the role, or the member acted on, holds a permission the caller does not",
             ),
         }
     }
@@ -210,6 +229,7 @@ impl From<StoreError> for ApiError {
         use ErrorCode::*;
         match err {
             StoreError::OrgNotFound => ApiError::org_not_found(),
+            StoreError::Denied(denied) => denied.into(),
             StoreError::MemberNotFound => ApiError::new(MemberNotFound, "no such member"),
             StoreError::RoleNotFound => ApiError::new(RoleNotFound, "no such role"),
             StoreError::SlugTaken => ApiError::new(SlugTaken, "another organization has this slug"),

@@ -120,6 +120,8 @@ impl Polis {
             .env("POLIS_LISTEN_ADDR", addr.to_string())
             .env("KRATOS_PUBLIC_URL", kratos.public_url())
             .env("KRATOS_ADMIN_URL", kratos.admin_url())
+            // W1 adds members as the session caller, as Clerk's `addMember` does.
+            .env("POLIS_DIRECT_ADD", "managers")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file);

@@ -80,12 +80,85 @@ pub enum Denied {
     Hidden,
     /// The caller can see the organization but lacks the permission (403).
     Forbidden,
+    /// The caller may manage members, but not grant this role or act on this member:
+    /// either holds a permission the caller lacks (403 `role_not_grantable`).
+    NotGrantable,
+}
+
+/// What makes an identity an owner of the org for the grant rule.
+const OWNER_PERMISSIONS: [&str; 3] = [MEMBERSHIPS_MANAGE, PROFILE_MANAGE, PROFILE_DELETE];
+
+/// What a membership write hands out or acts on, for the grant rule: an identity may
+/// grant only roles whose permissions it holds itself, and change or remove only
+/// members whose permissions it holds itself. `None`: nothing of that kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stakes<'a> {
+    /// The permissions of the role being granted (add, invite, change to).
+    pub granted: Option<&'a [String]>,
+    /// The permissions the member being changed or removed holds now.
+    pub target: Option<&'a [String]>,
+}
+
+impl<'a> Stakes<'a> {
+    /// A write that hands out a role with these permissions.
+    pub fn granting(permissions: &'a [String]) -> Self {
+        Stakes {
+            granted: Some(permissions),
+            target: None,
+        }
+    }
+
+    /// A write on a member who holds these permissions.
+    pub fn acting_on(permissions: &'a [String]) -> Self {
+        Stakes {
+            granted: None,
+            target: Some(permissions),
+        }
+    }
 }
 
 /// Decides whether `caller` may perform `action`. `permissions` are the caller's
 /// permissions in the organization concerned: `None` when the caller is not a member
-/// (or the action concerns no organization).
+/// (or the action concerns no organization). Membership writes whose stakes are known
+/// (inside their transaction) go through [`authorize_grant`].
 pub fn authorize(
+    caller: &Caller,
+    action: Action,
+    permissions: Option<&[String]>,
+) -> Result<(), Denied> {
+    authorize_grant(caller, action, permissions, Stakes::default())
+}
+
+/// [`authorize`], plus the grant rule on what a membership write hands out or acts on:
+/// an identity may grant only roles whose permissions it holds, and change or remove
+/// only members whose permissions it holds. Exempt are admin API keys and the org's
+/// owners: identities that may manage members, edit and delete the org (the seeded
+/// `org:admin`). An owner can take the whole org anyway, so it may also hand out the
+/// app's own feature roles without holding their permissions, as in Clerk.
+pub fn authorize_grant(
+    caller: &Caller,
+    action: Action,
+    permissions: Option<&[String]>,
+    stakes: Stakes<'_>,
+) -> Result<(), Denied> {
+    authorize_action(caller, action, permissions)?;
+    let (Caller::Identity(_), Some(own)) = (caller, permissions) else {
+        return Ok(());
+    };
+    if OWNER_PERMISSIONS.iter().all(|p| has_permission(own, p)) {
+        return Ok(());
+    }
+    let within = |wanted: Option<&[String]>| {
+        wanted.is_none_or(|list| list.iter().all(|p| has_permission(own, p)))
+    };
+    if within(stakes.granted) && within(stakes.target) {
+        Ok(())
+    } else {
+        Err(Denied::NotGrantable)
+    }
+}
+
+fn authorize_action(
     caller: &Caller,
     action: Action,
     permissions: Option<&[String]>,
@@ -143,6 +216,32 @@ pub fn authorize(
         Err(Denied::Forbidden)
     }
 }
+
+/// Who may add an identity to an org by its id, without the identity's consent
+/// (`POLIS_DIRECT_ADD`). Invitations, which the invitee accepts, are always open to
+/// managers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DirectAdd {
+    /// Identities holding `org:sys_memberships:manage`, and API keys (Clerk's
+    /// `organization.addMember`).
+    Managers,
+    /// API keys only: identities must invite.
+    #[default]
+    ApiKeys,
+}
+
+/// Refuses a direct add that `policy` does not allow this caller (403
+/// `direct_add_disabled`); whether it may add members at all is [`authorize`]'s.
+pub fn may_add_directly(caller: &Caller, policy: DirectAdd) -> Result<(), DirectAddDisabled> {
+    match (caller, policy) {
+        (Caller::Identity(_), DirectAdd::ApiKeys) => Err(DirectAddDisabled),
+        _ => Ok(()),
+    }
+}
+
+/// Direct adds are for API keys here: identities invite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DirectAddDisabled;
 
 /// What of an organization, membership or invitation a caller may read and set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,5 +414,92 @@ mod tests {
             );
             assert_eq!(visibility.may_set_private_metadata(false), Ok(()));
         }
+    }
+
+    #[test]
+    fn identities_grant_only_what_they_hold() {
+        let me = identity(Uuid::now_v7());
+        let manager = perms(&[MEMBERSHIPS_READ, MEMBERSHIPS_MANAGE]);
+        let admin: Vec<String> = crate::domain::role::SYSTEM_PERMISSIONS
+            .iter()
+            .map(|p| (*p).to_owned())
+            .collect();
+        let billing = perms(&[MEMBERSHIPS_READ, "org:invoices:create"]);
+        let member = perms(&[MEMBERSHIPS_READ]);
+        fn grant<'a>(granted: &'a [String], target: Option<&'a [String]>) -> Stakes<'a> {
+            Stakes {
+                granted: Some(granted),
+                target,
+            }
+        }
+        // A member-manager may hand out what it holds, not more.
+        assert_eq!(
+            authorize_grant(&me, Action::AddMember, Some(&manager), grant(&member, None)),
+            Ok(())
+        );
+        assert_eq!(
+            authorize_grant(&me, Action::AddMember, Some(&manager), grant(&admin, None)),
+            Err(Denied::NotGrantable)
+        );
+        assert_eq!(
+            authorize_grant(
+                &me,
+                Action::ChangeRole,
+                Some(&manager),
+                grant(&admin, Some(&member))
+            ),
+            Err(Denied::NotGrantable),
+            "no promoting anyone, itself included, above itself"
+        );
+        // Nor act on a member who holds more.
+        let remove_admin = Stakes {
+            granted: None,
+            target: Some(&admin),
+        };
+        let other = Action::RemoveMember {
+            identity_id: Uuid::now_v7(),
+        };
+        assert_eq!(
+            authorize_grant(&me, other, Some(&manager), remove_admin),
+            Err(Denied::NotGrantable)
+        );
+        // Admins hold every system permission: nothing changes for them.
+        assert_eq!(
+            authorize_grant(&me, other, Some(&admin), remove_admin),
+            Ok(())
+        );
+        assert_eq!(
+            authorize_grant(&me, Action::AddMember, Some(&admin), grant(&admin, None)),
+            Ok(())
+        );
+        // ...including the app's own feature roles; a partial manager may not.
+        assert_eq!(
+            authorize_grant(&me, Action::AddMember, Some(&admin), grant(&billing, None)),
+            Ok(())
+        );
+        assert_eq!(
+            authorize_grant(
+                &me,
+                Action::AddMember,
+                Some(&manager),
+                grant(&billing, None)
+            ),
+            Err(Denied::NotGrantable)
+        );
+        // The permission itself is still needed first.
+        assert_eq!(
+            authorize_grant(&me, Action::AddMember, Some(&member), grant(&member, None)),
+            Err(Denied::Forbidden)
+        );
+        // Admin API keys are exempt.
+        assert_eq!(
+            authorize_grant(
+                &key(ApiKeyScope::Admin),
+                Action::AddMember,
+                None,
+                grant(&admin, None)
+            ),
+            Ok(())
+        );
     }
 }

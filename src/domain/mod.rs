@@ -9,5 +9,8 @@ pub mod org;
 pub mod role;
 pub mod validation;
 
-pub use authz::{authorize, visibility, Action, Denied, Visibility};
+pub use authz::{
+    authorize, authorize_grant, may_add_directly, visibility, Action, Denied, DirectAdd,
+    DirectAddDisabled, Stakes, Visibility,
+};
 pub use caller::{ApiKeyScope, Caller};

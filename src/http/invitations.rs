@@ -22,7 +22,7 @@ use crate::domain::invitation::{InvitationStatus, MAX_BULK};
 use crate::domain::{authorize, visibility, Action, Caller, Visibility};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
-use crate::store::{Invitation, Store};
+use crate::store::{Change, Invitation, Store};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -287,7 +287,11 @@ async fn invitations_revoke(
     let access = org_access(store, &caller, &org, Action::ManageInvitations).await?;
     let invitation = org_invitation(&state, access.org.id, &id).await?;
     let revoked = store
-        .revoke_invitation(access.org.id, invitation.id, state.clock.now())
+        .revoke_invitation(
+            access.org.id,
+            invitation.id,
+            Change::new(&caller, state.clock.now()),
+        )
         .await?;
     tracing::info!(org = %access.org.id, invitation = %revoked.id, "invitation revoked");
     Ok(AppJson(InvitationResponse::new(

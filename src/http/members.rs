@@ -17,10 +17,10 @@ use super::problems;
 use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::auth::kratos::KratosIdentity;
 use crate::clock::Clock;
-use crate::domain::{visibility, Action, Caller, Visibility};
+use crate::domain::{may_add_directly, visibility, Action, Caller, Visibility};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
-use crate::store::{MemberFilter, Membership, MetadataPatch, Store};
+use crate::store::{Change, MemberFilter, Membership, MetadataPatch, Store};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -244,6 +244,7 @@ async fn members_add(
 ) -> ApiResult<(StatusCode, AppJson<MembershipResponse>)> {
     let store = state.store.as_ref();
     let access = org_access(store, &caller, &org, Action::AddMember).await?;
+    may_add_directly(&caller, state.settings.direct_add)?;
     let identity = state
         .auth
         .identity(body.identity_id)
@@ -258,7 +259,12 @@ async fn members_add(
         .role
         .unwrap_or_else(|| state.settings.default_role.clone());
     let membership = store
-        .add_member(access.org.id, body.identity_id, &role, state.clock.now())
+        .add_member(
+            access.org.id,
+            body.identity_id,
+            &role,
+            Change::new(&caller, state.clock.now()),
+        )
         .await?;
     remember_profile(&state, identity).await;
     tracing::info!(org = %access.org.id, identity = %body.identity_id, role, "member added");
@@ -340,7 +346,12 @@ async fn members_update(
     let identity_id = parse_identity(&identity)?;
     let access = org_access(store.as_ref(), &caller, &org, Action::ChangeRole).await?;
     let membership = store
-        .change_role(access.org.id, identity_id, &body.role, clock.now())
+        .change_role(
+            access.org.id,
+            identity_id,
+            &body.role,
+            Change::new(&caller, clock.now()),
+        )
         .await?;
     tracing::info!(org = %access.org.id, identity = %identity_id, role = body.role, "role changed");
     Ok(AppJson(MembershipResponse::new(
@@ -367,13 +378,20 @@ async fn members_update(
 )]
 async fn members_remove(
     State(store): State<Arc<dyn Store>>,
+    State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
     AppPath((org, identity)): AppPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let identity_id = parse_identity(&identity)?;
     let action = Action::RemoveMember { identity_id };
     let access = org_access(store.as_ref(), &caller, &org, action).await?;
-    store.remove_member(access.org.id, identity_id).await?;
+    store
+        .remove_member(
+            access.org.id,
+            identity_id,
+            Change::new(&caller, clock.now()),
+        )
+        .await?;
     tracing::info!(org = %access.org.id, identity = %identity_id, "member removed");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -408,7 +426,12 @@ async fn members_metadata_update(
     let visibility = visibility(&caller);
     let patch = body.into_patch(visibility)?;
     let membership = store
-        .merge_member_metadata(access.org.id, identity_id, patch, clock.now())
+        .merge_member_metadata(
+            access.org.id,
+            identity_id,
+            patch,
+            Change::new(&caller, clock.now()),
+        )
         .await?;
     Ok(AppJson(MembershipResponse::new(membership, visibility)))
 }

@@ -24,7 +24,7 @@ use crate::domain::validation::{validate_http_url, validate_metadata, FieldError
 use crate::domain::{authorize, visibility, Action, Caller, Visibility};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
-use crate::store::{NewOrg, Org, OrgFilter, OrgPatch, Store, StoreError};
+use crate::store::{Change, NewOrg, Org, OrgFilter, OrgPatch, Store, StoreError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -230,7 +230,10 @@ async fn orgs_create(
     let base = new.slug.clone();
     let mut attempts = 0;
     let org = loop {
-        match store.create_org(new.clone(), clock.now()).await {
+        match store
+            .create_org(new.clone(), Change::new(&caller, clock.now()))
+            .await
+        {
             Err(StoreError::SlugTaken) if generated && attempts < 5 => {
                 attempts += 1;
                 let suffix = Alphanumeric
@@ -359,7 +362,9 @@ async fn orgs_update(
         private_metadata: body.private_metadata,
         max_allowed_memberships: body.max_allowed_memberships,
     };
-    let org = store.update_org(access.org.id, patch, clock.now()).await?;
+    let org = store
+        .update_org(access.org.id, patch, Change::new(&caller, clock.now()))
+        .await?;
     Ok(AppJson(OrgResponse::new(org, visibility)))
 }
 
@@ -376,11 +381,14 @@ async fn orgs_update(
 )]
 async fn orgs_delete(
     State(store): State<Arc<dyn Store>>,
+    State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
     AppPath(org): AppPath<String>,
 ) -> ApiResult<StatusCode> {
     let access = org_access(store.as_ref(), &caller, &org, Action::DeleteOrg).await?;
-    store.delete_org(access.org.id).await?;
+    store
+        .delete_org(access.org.id, Change::new(&caller, clock.now()))
+        .await?;
     tracing::info!(org = %access.org.id, caller = %caller.log_label(), "organization deleted");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -410,7 +418,7 @@ async fn orgs_metadata_update(
     let visibility = visibility(&caller);
     let patch = body.into_patch(visibility)?;
     let org = store
-        .merge_org_metadata(access.org.id, patch, clock.now())
+        .merge_org_metadata(access.org.id, patch, Change::new(&caller, clock.now()))
         .await?;
     Ok(AppJson(OrgResponse::new(org, visibility)))
 }

@@ -27,6 +27,9 @@ pub(crate) struct Dialect {
     /// Appended to a `SELECT` whose rows must stay locked until commit (`FOR UPDATE`);
     /// empty where the write transaction already excludes other writers.
     pub lock_rows: &'static str,
+    /// Appended to a `SELECT` whose rows must not change or go until commit, while
+    /// others may read and share-lock them too (`FOR SHARE`).
+    pub share_rows: &'static str,
     /// Case-insensitive `LIKE`.
     pub like: &'static str,
     /// Takes the role catalog lock in shared mode: a role this transaction relies on

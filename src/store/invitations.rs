@@ -9,11 +9,13 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::db::{query, Conn};
+use super::guard::Rights;
 use super::members::{insert_membership, load_membership, members_count, seats_taken};
 use super::orgs::{lock_org, OrgSummary};
-use super::roles::role_exists;
-use super::{Membership, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
+use super::roles::{role_exists, role_permissions};
+use super::{Change, Membership, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
 use crate::domain::invitation::{check_acceptable, InvitationStatus, Refusal};
+use crate::domain::{Action, Stakes};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invitation {
@@ -59,7 +61,7 @@ pub trait InvitationStore: Send + Sync {
         &self,
         org: Uuid,
         invitations: Vec<NewInvitation>,
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Vec<Invitation>>;
     async fn find_invitation(
         &self,
@@ -83,7 +85,7 @@ pub trait InvitationStore: Send + Sync {
         &self,
         org: Uuid,
         id: Uuid,
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Invitation>;
     /// Pending invitations addressed to any of `emails`, with their orgs.
     async fn list_invitations_for(
@@ -323,14 +325,18 @@ impl InvitationStore for SqlStore {
         &self,
         org: Uuid,
         invitations: Vec<NewInvitation>,
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Vec<Invitation>> {
+        let now = change.now;
         let mut tx = self.db.begin_write().await?;
         let cap = lock_org(&mut tx, org).await?;
+        let rights = Rights::require(&mut tx, org, change, Action::ManageInvitations).await?;
         ensure_seats_for(&mut tx, org, cap, invitations.len(), now).await?;
         let mut created = Vec::with_capacity(invitations.len());
         for invitation in &invitations {
             role_exists(&mut tx, &invitation.role).await?;
+            let granted = role_permissions(&mut tx, &invitation.role).await?;
+            rights.check(Action::ManageInvitations, Stakes::granting(&granted))?;
             if let Some(identity) = invitation.existing_identity {
                 if load_membership(&mut tx, org, identity).await?.is_some() {
                     return Err(StoreError::AlreadyMember);
@@ -406,10 +412,12 @@ impl InvitationStore for SqlStore {
         &self,
         org: Uuid,
         id: Uuid,
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Invitation> {
+        let now = change.now;
         let mut tx = self.db.begin_write().await?;
         lock_org(&mut tx, org).await?;
+        Rights::require(&mut tx, org, change, Action::ManageInvitations).await?;
         let invitation = load_invitation(&mut tx, id, now).await?;
         if invitation.org_id != org {
             return Err(StoreError::InvitationNotFound);

@@ -9,13 +9,16 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::db::{query, Conn};
+use super::guard::Rights;
 use super::invitations::live_pending;
 use super::orgs::{like_pattern, lock_org, merge_metadata, OrgSummary};
 use super::roles::{
-    permissions_of, role_exists, role_has, role_permission_rows, share_role_catalog,
+    permissions_of, role_exists, role_has, role_permission_rows, role_permissions,
+    share_role_catalog,
 };
-use super::{OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
+use super::{Change, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
 use crate::domain::role::MEMBERSHIPS_MANAGE;
+use crate::domain::{Action, Stakes};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Membership {
@@ -69,13 +72,14 @@ pub trait MemberStore: Send + Sync {
         page: PageRequest,
     ) -> StoreResult<Vec<Membership>>;
     /// Adds a member unless that would exceed the org's cap (members plus pending
-    /// invitations not yet expired at `now`).
+    /// invitations not yet expired at `change.now`). Each write re-checks the
+    /// caller's right and the grant rule inside its transaction (`guard.rs`).
     async fn add_member(
         &self,
         org: Uuid,
         identity: Uuid,
         role: &str,
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Membership>;
     /// Changes a role unless that would leave no member able to manage members.
     async fn change_role(
@@ -83,17 +87,18 @@ pub trait MemberStore: Send + Sync {
         org: Uuid,
         identity: Uuid,
         role: &str,
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Membership>;
     /// Removes a member unless that would leave no member able to manage members.
-    async fn remove_member(&self, org: Uuid, identity: Uuid) -> StoreResult<()>;
+    async fn remove_member(&self, org: Uuid, identity: Uuid, change: Change<'_>)
+        -> StoreResult<()>;
     /// Deep-merges metadata into a membership's, under the org lock.
     async fn merge_member_metadata(
         &self,
         org: Uuid,
         identity: Uuid,
         patch: MetadataPatch,
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Membership>;
     /// The identity's memberships with their orgs, ordered by org id.
     async fn list_memberships_of(
@@ -193,10 +198,19 @@ async fn load_existing_membership(
         .ok_or(StoreError::MemberNotFound)
 }
 
-/// Locks the org and reads the membership about to change.
-async fn lock_membership(conn: &mut Conn, org: Uuid, identity: Uuid) -> StoreResult<Membership> {
+/// Locks the org, checks that the caller may do `action` there at all (before telling
+/// whether the member exists), and reads the membership about to change.
+async fn lock_membership<'a>(
+    conn: &mut Conn,
+    org: Uuid,
+    identity: Uuid,
+    change: Change<'a>,
+    action: Action,
+) -> StoreResult<(Rights<'a>, Membership)> {
     lock_org(conn, org).await?;
-    load_existing_membership(conn, org, identity).await
+    let rights = Rights::require(conn, org, change, action).await?;
+    let current = load_existing_membership(conn, org, identity).await?;
+    Ok((rights, current))
 }
 
 pub(super) async fn members_count(conn: &mut Conn, org: Uuid) -> StoreResult<i64> {
@@ -346,14 +360,18 @@ impl MemberStore for SqlStore {
         org: Uuid,
         identity: Uuid,
         role: &str,
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Membership> {
+        let now = change.now;
         let mut tx = self.db.begin_write().await?;
         let cap = lock_org(&mut tx, org).await?;
+        let rights = Rights::require(&mut tx, org, change, Action::AddMember).await?;
+        role_exists(&mut tx, role).await?;
+        let granted = role_permissions(&mut tx, role).await?;
+        rights.check(Action::AddMember, Stakes::granting(&granted))?;
         if load_membership(&mut tx, org, identity).await?.is_some() {
             return Err(StoreError::AlreadyMember);
         }
-        role_exists(&mut tx, role).await?;
         if cap > 0 && seats_taken(&mut tx, org, now).await? >= i64::from(cap) {
             return Err(StoreError::QuotaExceeded);
         }
@@ -370,11 +388,19 @@ impl MemberStore for SqlStore {
         org: Uuid,
         identity: Uuid,
         role: &str,
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Membership> {
+        let now = change.now;
         let mut tx = self.db.begin_write().await?;
-        let current = lock_membership(&mut tx, org, identity).await?;
+        let (rights, current) =
+            lock_membership(&mut tx, org, identity, change, Action::ChangeRole).await?;
         role_exists(&mut tx, role).await?;
+        let granted = role_permissions(&mut tx, role).await?;
+        let stakes = Stakes {
+            granted: Some(&granted),
+            target: Some(&current.permissions),
+        };
+        rights.check(Action::ChangeRole, stakes)?;
         ensure_not_last_manager(&mut tx, org, &current, Some(role)).await?;
         query(
             "UPDATE org_membership SET role = $3, updated_at = $4 \
@@ -392,9 +418,18 @@ impl MemberStore for SqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(org = %org, identity = %identity))]
-    async fn remove_member(&self, org: Uuid, identity: Uuid) -> StoreResult<()> {
+    async fn remove_member(
+        &self,
+        org: Uuid,
+        identity: Uuid,
+        change: Change<'_>,
+    ) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await?;
-        let current = lock_membership(&mut tx, org, identity).await?;
+        let action = Action::RemoveMember {
+            identity_id: identity,
+        };
+        let (rights, current) = lock_membership(&mut tx, org, identity, change, action).await?;
+        rights.check(action, Stakes::acting_on(&current.permissions))?;
         ensure_not_last_manager(&mut tx, org, &current, None).await?;
         query("DELETE FROM org_membership WHERE org_id = $1 AND identity_id = $2")
             .bind(org)
@@ -411,10 +446,13 @@ impl MemberStore for SqlStore {
         org: Uuid,
         identity: Uuid,
         patch: MetadataPatch,
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Membership> {
+        let now = change.now;
         let mut tx = self.db.begin_write().await?;
-        let current = lock_membership(&mut tx, org, identity).await?;
+        let (rights, current) =
+            lock_membership(&mut tx, org, identity, change, Action::ChangeRole).await?;
+        rights.check(Action::ChangeRole, Stakes::acting_on(&current.permissions))?;
         let (public, private) =
             merge_metadata(&current.public_metadata, &current.private_metadata, patch)?;
         query(

@@ -8,6 +8,7 @@
 
 mod api_keys;
 mod db;
+mod guard;
 mod import;
 mod invitations;
 mod members;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::invitation::InvitationStatus;
+use crate::domain::{Caller, Denied};
 use db::Db;
 
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
@@ -33,6 +35,22 @@ pub use members::{IdentityProfile, MemberFilter, MemberStore, Membership, Metada
 pub use orgs::{NewOrg, Org, OrgFilter, OrgPatch, OrgStore, OrgSummary};
 pub use roles::{Role, RolePatch, RoleStore};
 
+/// Who asks for a write, and when. Every write that needs a right in an org checks that
+/// right again inside its own transaction (`guard.rs`), with the caller's membership
+/// read there: a caller removed or demoted a moment earlier on another replica is
+/// refused once the locks are held. `now` stamps the change.
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    pub by: &'a Caller,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl<'a> Change<'a> {
+    pub fn new(by: &'a Caller, now: chrono::DateTime<chrono::Utc>) -> Self {
+        Change { by, now }
+    }
+}
+
 /// Keyset page request: at most `limit` rows strictly after `after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
@@ -42,6 +60,10 @@ pub struct PageRequest {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The caller's right, checked again inside the write's transaction, is gone (a
+    /// moment ago it was removed or demoted) or does not cover this write's stakes.
+    #[error("refused: {0:?}")]
+    Denied(Denied),
     #[error("organization not found")]
     OrgNotFound,
     #[error("membership not found")]

@@ -8,12 +8,14 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::db::{query, Conn};
+use super::guard::Rights;
 use super::members::MetadataPatch;
 use super::roles::role_exists;
-use super::{OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
+use super::{Change, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
 use crate::domain::metadata::merged;
 use crate::domain::org::{OrgRef, Slug};
 use crate::domain::validation::validate_metadata;
+use crate::domain::Action;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Org {
@@ -75,19 +77,21 @@ pub struct OrgFilter {
 
 #[async_trait]
 pub trait OrgStore: Send + Sync {
-    async fn create_org(&self, org: NewOrg, now: DateTime<Utc>) -> StoreResult<Org>;
+    async fn create_org(&self, org: NewOrg, change: Change<'_>) -> StoreResult<Org>;
     async fn find_org(&self, org: &OrgRef) -> StoreResult<Option<Org>>;
     async fn list_orgs(&self, filter: &OrgFilter, page: PageRequest) -> StoreResult<Vec<Org>>;
-    async fn update_org(&self, id: Uuid, patch: OrgPatch, now: DateTime<Utc>) -> StoreResult<Org>;
+    /// Each write to an existing org re-checks the caller's right inside its
+    /// transaction (`guard.rs`).
+    async fn update_org(&self, id: Uuid, patch: OrgPatch, change: Change<'_>) -> StoreResult<Org>;
     /// Deletes the org and, by cascade in the same statement, its memberships and
     /// invitations.
-    async fn delete_org(&self, id: Uuid) -> StoreResult<()>;
+    async fn delete_org(&self, id: Uuid, change: Change<'_>) -> StoreResult<()>;
     /// Deep-merges metadata into the org's, under the org lock.
     async fn merge_org_metadata(
         &self,
         id: Uuid,
         patch: MetadataPatch,
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Org>;
 }
 
@@ -220,7 +224,8 @@ pub(super) fn like_pattern(search: &str) -> String {
 #[async_trait]
 impl OrgStore for SqlStore {
     #[tracing::instrument(skip_all, fields(slug = %org.slug.as_str()))]
-    async fn create_org(&self, org: NewOrg, now: DateTime<Utc>) -> StoreResult<Org> {
+    async fn create_org(&self, org: NewOrg, change: Change<'_>) -> StoreResult<Org> {
+        let now = change.now;
         let mut tx = self.db.begin_write().await?;
         if let Some((_, role)) = &org.creator {
             role_exists(&mut tx, role).await?;
@@ -303,11 +308,13 @@ impl OrgStore for SqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(org = %id))]
-    async fn update_org(&self, id: Uuid, patch: OrgPatch, now: DateTime<Utc>) -> StoreResult<Org> {
+    async fn update_org(&self, id: Uuid, patch: OrgPatch, change: Change<'_>) -> StoreResult<Org> {
+        let now = change.now;
         let mut tx = self.db.begin_write().await?;
         // Locked so a concurrent metadata merge is not overwritten by this
         // read-modify-write of the whole row.
         lock_org(&mut tx, id).await?;
+        Rights::require(&mut tx, id, change, Action::UpdateOrg).await?;
         let current = load_org(&mut tx, id).await?;
         query(
             "UPDATE orgs SET name = $2, slug = $3, image_url = $4, public_metadata = $5, \
@@ -338,8 +345,10 @@ impl OrgStore for SqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(org = %id))]
-    async fn delete_org(&self, id: Uuid) -> StoreResult<()> {
+    async fn delete_org(&self, id: Uuid, change: Change<'_>) -> StoreResult<()> {
         let mut tx = self.db.begin_write().await?;
+        lock_org(&mut tx, id).await?;
+        Rights::require(&mut tx, id, change, Action::DeleteOrg).await?;
         // Memberships and invitations go by ON DELETE CASCADE, in this same statement.
         let deleted = query("DELETE FROM orgs WHERE id = $1")
             .bind(id)
@@ -357,10 +366,12 @@ impl OrgStore for SqlStore {
         &self,
         id: Uuid,
         patch: MetadataPatch,
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Org> {
+        let now = change.now;
         let mut tx = self.db.begin_write().await?;
         lock_org(&mut tx, id).await?;
+        Rights::require(&mut tx, id, change, Action::UpdateOrg).await?;
         let current = load_org(&mut tx, id).await?;
         let (public, private) =
             merge_metadata(&current.public_metadata, &current.private_metadata, patch)?;

@@ -15,6 +15,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 static DIALECT: Dialect = Dialect {
     begin_write: "BEGIN",
     lock_rows: " FOR UPDATE",
+    share_rows: " FOR SHARE",
     like: "ILIKE",
     // A transaction-scoped advisory lock on the role catalog: shared by transactions
     // that rely on a role, exclusive for role edits.

@@ -78,6 +78,16 @@ pub(super) async fn role_permission_rows(conn: &mut Conn) -> StoreResult<Vec<(St
     )
 }
 
+/// One role's permissions (none for an unknown role).
+pub(super) async fn role_permissions(conn: &mut Conn, role: &str) -> StoreResult<Vec<String>> {
+    let rows: Vec<(String,)> =
+        query("SELECT permission FROM role_permissions WHERE role_key = $1 ORDER BY permission")
+            .bind(role)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().map(|(permission,)| permission).collect())
+}
+
 /// A role's permission list from `(role, permission)` rows.
 pub(super) fn permissions_of(catalog: &[(String, String)], role: &str) -> Vec<String> {
     catalog

@@ -16,6 +16,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 static DIALECT: Dialect = Dialect {
     begin_write: "BEGIN IMMEDIATE",
     lock_rows: "",
+    share_rows: "",
     like: "LIKE",
     share_roles: None,
     lock_roles: None,

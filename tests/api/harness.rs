@@ -32,7 +32,42 @@ pub fn postgres_url() -> String {
 pub struct TestDb {
     pub store: Arc<dyn Store>,
     pub url: String,
+    /// The PostgreSQL schema the store lives in (`None` on SQLite).
+    pub schema: Option<String>,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// A connection of the test's own to the store's database, beside Polis's pool: to
+/// hold locks and make changes "from another replica" at a chosen moment.
+pub enum RawConn {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl RawConn {
+    /// Runs statements, each given with its one UUID argument (or none).
+    pub async fn run(&mut self, statements: &[(&str, Option<Uuid>)]) {
+        for (sql, arg) in statements {
+            match self {
+                RawConn::Sqlite(conn) => {
+                    let query = sqlx::query(sql);
+                    let query = match arg {
+                        Some(arg) => query.bind(*arg),
+                        None => query,
+                    };
+                    query.execute(&mut *conn).await.expect(sql);
+                }
+                RawConn::Postgres(conn) => {
+                    let query = sqlx::query(sql);
+                    let query = match arg {
+                        Some(arg) => query.bind(*arg),
+                        None => query,
+                    };
+                    query.execute(&mut *conn).await.expect(sql);
+                }
+            }
+        }
+    }
 }
 
 impl TestDb {
@@ -46,6 +81,7 @@ impl TestDb {
                 TestDb {
                     store: Arc::new(store),
                     url,
+                    schema: None,
                     _dir: Some(dir),
                 }
             }
@@ -69,8 +105,40 @@ impl TestDb {
                 TestDb {
                     store: Arc::new(store),
                     url,
+                    schema: Some(schema),
                     _dir: None,
                 }
+            }
+        }
+    }
+}
+
+impl TestDb {
+    /// `DATABASE_URL` for a `polis` process serving this same database.
+    pub fn process_url(&self) -> String {
+        match &self.schema {
+            None => self.url.clone(),
+            Some(schema) => {
+                let mut url = url::Url::parse(&self.url).expect("PostgreSQL URL");
+                url.query_pairs_mut()
+                    .append_pair("options", &format!("-c search_path={schema}"));
+                url.into()
+            }
+        }
+    }
+
+    /// A connection of the test's own (see [`RawConn`]).
+    pub async fn raw(&self) -> RawConn {
+        match &self.schema {
+            None => {
+                let options: sqlx::sqlite::SqliteConnectOptions =
+                    self.url.parse().expect("SQLite URL");
+                let options = options.busy_timeout(std::time::Duration::from_secs(10));
+                RawConn::Sqlite(options.connect().await.expect("SQLite connection"))
+            }
+            Some(_) => {
+                let options: PgConnectOptions = self.process_url().parse().expect("PostgreSQL URL");
+                RawConn::Postgres(options.connect().await.expect("PostgreSQL connection"))
             }
         }
     }
@@ -158,6 +226,9 @@ impl TestApp {
         settings.kratos_admin_url = kratos.admin_url().parse().expect("url");
         settings.kratos_timeout_ms = 1000;
         settings.cors_allowed_origins = vec![ALLOWED_ORIGIN.to_owned()];
+        // Most tests exercise membership rules through identity callers adding by id;
+        // the default (`api_keys`) is tested on its own in hardening.rs.
+        settings.direct_add = polis::domain::DirectAdd::Managers;
         configure(&mut settings);
         let admin_key =
             create_key(&db.store, "test-admin", polis::domain::ApiKeyScope::Admin).await;
@@ -317,6 +388,19 @@ async fn create_key(
         .await
         .expect("create key");
     key.plaintext
+}
+
+/// A store write as an admin API key would make it now: store-level tests act as one,
+/// since a key needs no membership in the org it changes.
+pub fn as_admin() -> polis::store::Change<'static> {
+    static ADMIN: std::sync::LazyLock<polis::domain::Caller> = std::sync::LazyLock::new(|| {
+        polis::domain::Caller::ApiKey(polis::domain::caller::ApiKeyCaller {
+            id: Uuid::nil(),
+            name: "tests".into(),
+            scope: polis::domain::ApiKeyScope::Admin,
+        })
+    });
+    polis::store::Change::new(&ADMIN, polis::clock::Clock::now(&polis::clock::SystemClock))
 }
 
 /// A response, read whole.

@@ -54,7 +54,7 @@ async fn deleted_identities_read_as_null(backend: Backend) {
             id.parse().unwrap(),
             ghost.id,
             "org:member",
-            polis::clock::Clock::now(&polis::clock::SystemClock),
+            crate::harness::as_admin(),
         )
         .await
         .unwrap();
@@ -238,12 +238,7 @@ async fn large_pages_get_every_profile(backend: Backend) {
             .kratos
             .add_identity(json!({"email": format!("m{i}@big.example")}));
         app.store()
-            .add_member(
-                org_id,
-                id,
-                "org:member",
-                polis::clock::Clock::now(&polis::clock::SystemClock),
-            )
+            .add_member(org_id, id, "org:member", crate::harness::as_admin())
             .await
             .unwrap();
     }

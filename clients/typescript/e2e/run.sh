@@ -68,6 +68,8 @@ export POLIS_LISTEN_ADDR="127.0.0.1:$polis_port"
 export KRATOS_PUBLIC_URL="http://127.0.0.1:$kratos_public_port"
 export KRATOS_ADMIN_URL="http://127.0.0.1:$kratos_admin_port"
 export POLIS_LOG_FORMAT=text
+# The scenario adds members by identity id as Alice (Clerk's organization.addMember).
+export POLIS_DIRECT_ADD=managers
 
 # Migrates the database and prints the key, once, on stdout.
 api_key="$("$polis_bin" api-keys create --name e2e --scope admin 2>>"$logs/polis.log")"

@@ -535,7 +535,7 @@ export interface components {
          * @description Stable, machine-readable problem codes. Clients branch on these, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "invalid_json" | "unsupported_media_type" | "payload_too_large" | "validation_failed" | "unauthenticated" | "forbidden" | "origin_not_allowed" | "aal_required" | "identity_provider_unavailable" | "org_not_found" | "member_not_found" | "role_not_found" | "route_not_found" | "method_not_allowed" | "slug_taken" | "already_member" | "unknown_role" | "identity_not_found" | "membership_quota_exceeded" | "last_admin" | "role_in_use" | "role_exists" | "invitation_not_found" | "invitation_exists" | "invitation_not_pending" | "invitation_email_mismatch" | "database_unavailable" | "internal_error";
+        ErrorCode: "invalid_json" | "unsupported_media_type" | "payload_too_large" | "validation_failed" | "unauthenticated" | "forbidden" | "origin_not_allowed" | "aal_required" | "identity_provider_unavailable" | "org_not_found" | "member_not_found" | "role_not_found" | "route_not_found" | "method_not_allowed" | "slug_taken" | "already_member" | "unknown_role" | "identity_not_found" | "membership_quota_exceeded" | "last_admin" | "role_in_use" | "role_exists" | "invitation_not_found" | "invitation_exists" | "invitation_not_pending" | "invitation_email_mismatch" | "role_not_grantable" | "direct_add_disabled" | "database_unavailable" | "internal_error";
         /** @description One invalid field of a request. */
         FieldError: {
             /** @description The field's name (dotted for nested fields). */

@@ -14,7 +14,7 @@ use crate::domain::{visibility, Action, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::http::org_access;
 use crate::state::AppState;
-use crate::store::NewInvitation;
+use crate::store::{Change, NewInvitation};
 
 /// A checked request, ready for the store, and its token.
 struct Prepared {
@@ -153,7 +153,11 @@ pub(super) async fn create(
         .map(|p| (p.invitation, p.token))
         .unzip();
     let created = store
-        .create_invitations(access.org.id, invitations, state.clock.now())
+        .create_invitations(
+            access.org.id,
+            invitations,
+            Change::new(caller, state.clock.now()),
+        )
         .await?;
     tracing::info!(org = %access.org.id, count = created.len(), "invitations created");
     Ok(created
