@@ -120,6 +120,13 @@ impl Polis {
             .env("POLIS_LISTEN_ADDR", addr.to_string())
             .env("KRATOS_PUBLIC_URL", kratos.public_url())
             .env("KRATOS_ADMIN_URL", kratos.admin_url())
+            // One caller drives thousands of requests a second: measure the service, not
+            // its rate limiter's refusals.
+            .env("POLIS_RATE_LIMIT_READS", "0")
+            .env("POLIS_RATE_LIMIT_WRITES", "0")
+            .env("POLIS_RATE_LIMIT_ANONYMOUS", "0")
+            // The metrics listener's default port may be taken by another Polis.
+            .env("POLIS_METRICS_LISTEN_ADDR", "")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file);

@@ -68,6 +68,8 @@ export POLIS_LISTEN_ADDR="127.0.0.1:$polis_port"
 export KRATOS_PUBLIC_URL="http://127.0.0.1:$kratos_public_port"
 export KRATOS_ADMIN_URL="http://127.0.0.1:$kratos_admin_port"
 export POLIS_LOG_FORMAT=text
+# No metrics listener: its default port may be taken by another Polis on this machine.
+export POLIS_METRICS_LISTEN_ADDR=
 
 # Migrates the database and prints the key, once, on stdout.
 api_key="$("$polis_bin" api-keys create --name e2e --scope admin 2>>"$logs/polis.log")"
