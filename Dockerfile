@@ -19,9 +19,13 @@ USER polis
 WORKDIR /var/lib/polis
 ENV DATABASE_URL=sqlite:///var/lib/polis/polis.db \
     POLIS_LISTEN_ADDR=0.0.0.0:8080 \
+    POLIS_METRICS_LISTEN_ADDR=0.0.0.0:8081 \
     POLIS_LOG_FORMAT=json
 VOLUME ["/var/lib/polis"]
-EXPOSE 8080
+# 8080: the API; 8081: Prometheus metrics (keep it off public networks).
+EXPOSE 8080 8081
+# SIGTERM starts a graceful shutdown (readiness 503, requests in flight finish).
+STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
     CMD curl -fsS http://127.0.0.1:8080/health/ready || exit 1
 ENTRYPOINT ["polis"]

@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+
 use crate::auth::api_keys;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{
@@ -36,7 +38,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn Store>> {
-    let store = store::connect(&settings.database_url).await?;
+    let store = store::connect_with(&settings.database_url, &settings.pool()).await?;
     store.migrate().await?;
     Ok(store)
 }
@@ -57,8 +59,34 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = open_store(&settings).await?;
     let listener = tokio::net::TcpListener::bind(settings.listen_addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
+    let metrics_listener = bind_metrics(&settings).await?;
     let state = AppState::new(store, settings)?;
+    if let Some(metrics_listener) = metrics_listener {
+        serve_metrics(metrics_listener, &state)?;
+    }
     crate::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn bind_metrics(settings: &Settings) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    let Some(addr) = settings.metrics_listen_addr.0 else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the metrics listener on {addr}"))?;
+    Ok(Some(listener))
+}
+
+/// Serves metrics in the background until shutdown begins.
+fn serve_metrics(listener: tokio::net::TcpListener, state: &AppState) -> anyhow::Result<()> {
+    tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics/prometheus");
+    let lifecycle = state.lifecycle.clone();
+    tokio::spawn(crate::serve_metrics(
+        listener,
+        state.metrics.clone(),
+        async move { lifecycle.draining().await },
+    ));
     Ok(())
 }
 

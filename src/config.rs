@@ -263,7 +263,61 @@ pub struct Settings {
         global = true
     )]
     pub direct_add: crate::domain::DirectAdd,
+    /// Where Prometheus scrapes `/metrics/prometheus`: a second listener, kept off the
+    /// public port; empty turns it off.
+    #[arg(long, env = "POLIS_METRICS_LISTEN_ADDR", default_value = "127.0.0.1:8081",
+        value_parser = parse_optional_addr, global = true)]
+    pub metrics_listen_addr: OptionalAddr,
+    /// Seconds in-flight requests and background workers get to finish after SIGTERM or
+    /// SIGINT (0–3600).
+    #[arg(long, env = "POLIS_SHUTDOWN_TIMEOUT", default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(0..=3600), global = true)]
+    pub shutdown_timeout: u64,
+    /// Seconds Polis keeps accepting requests after SIGTERM while `/health/ready` already
+    /// answers 503, so load balancers stop sending before it stops listening (0–600).
+    #[arg(long, env = "POLIS_SHUTDOWN_DELAY", default_value_t = 0,
+        value_parser = clap::value_parser!(u64).range(0..=600), global = true)]
+    pub shutdown_delay: u64,
+    /// Requests per second one credential may make with GET/HEAD (bursts of twice as
+    /// many); 0 = unlimited. Counted per process.
+    #[arg(long, env = "POLIS_RATE_LIMIT_READS", default_value_t = 100,
+        value_parser = clap::value_parser!(u32).range(0..=1_000_000), global = true)]
+    pub rate_limit_reads: u32,
+    /// Requests per second one credential may make with other methods; 0 = unlimited.
+    #[arg(long, env = "POLIS_RATE_LIMIT_WRITES", default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(0..=1_000_000), global = true)]
+    pub rate_limit_writes: u32,
+    /// Requests per second one client IP may make without a valid credential;
+    /// 0 = unlimited.
+    #[arg(long, env = "POLIS_RATE_LIMIT_ANONYMOUS", default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(0..=1_000_000), global = true)]
+    pub rate_limit_anonymous: u32,
+    /// How many reverse proxies in front of Polis append the address they saw to
+    /// `X-Forwarded-For`: the client IP is read that many entries from its right end.
+    /// 0 trusts no header and uses the TCP peer (0–10).
+    #[arg(long, env = "POLIS_TRUSTED_PROXIES", default_value_t = 0,
+        value_parser = clap::value_parser!(u8).range(0..=10), global = true)]
+    pub trusted_proxies: u8,
+    /// Most database connections this process opens (default: 16 on PostgreSQL, 8 on
+    /// SQLite; 1–1000).
+    #[arg(long, env = "POLIS_DB_MAX_CONNECTIONS",
+        value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub db_max_connections: Option<u32>,
+    /// Milliseconds a request waits for a free database connection before it is answered
+    /// 503 `database_unavailable` (1–600000).
+    #[arg(long, env = "POLIS_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000,
+        value_parser = clap::value_parser!(u64).range(1..=600_000), global = true)]
+    pub db_acquire_timeout_ms: u64,
+    /// PostgreSQL `statement_timeout` of every connection, in milliseconds; 0 = none
+    /// (0–3600000). Migrations run without it. Not used with SQLite.
+    #[arg(long, env = "POLIS_DB_STATEMENT_TIMEOUT_MS", default_value_t = 30_000,
+        value_parser = clap::value_parser!(u64).range(0..=3_600_000), global = true)]
+    pub db_statement_timeout_ms: u64,
 }
+
+/// A listen address that may be switched off with an empty value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionalAddr(pub Option<SocketAddr>);
 
 impl Settings {
     /// Settings as the defaults and environment give them, without parsing a command line.
@@ -279,6 +333,24 @@ impl Settings {
         Duration::from_secs(self.session_cache_ttl)
     }
 
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout)
+    }
+
+    pub fn shutdown_delay(&self) -> Duration {
+        Duration::from_secs(self.shutdown_delay)
+    }
+
+    /// How the database pool is sized and bounded.
+    pub fn pool(&self) -> crate::store::PoolSettings {
+        crate::store::PoolSettings {
+            max_connections: self.db_max_connections,
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
+            statement_timeout: (self.db_statement_timeout_ms > 0)
+                .then(|| Duration::from_millis(self.db_statement_timeout_ms)),
+        }
+    }
+
     /// Allowed origins, as browsers send them (the parser has trimmed them).
     pub fn allowed_origins(&self) -> Vec<String> {
         self.cors_allowed_origins.clone()
@@ -292,6 +364,17 @@ fn parse_database_url(raw: &str) -> Result<String, String> {
     } else {
         Err("must start with postgres://, postgresql:// or sqlite://".into())
     }
+}
+
+/// An address, or nothing for an empty value (clap passes an empty variable through).
+fn parse_optional_addr(raw: &str) -> Result<OptionalAddr, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(OptionalAddr(None));
+    }
+    raw.parse::<SocketAddr>()
+        .map(|addr| OptionalAddr(Some(addr)))
+        .map_err(|_| "must be host:port with an IP address (e.g. 127.0.0.1:8081), or empty".into())
 }
 
 fn parse_http_url(raw: &str) -> Result<url::Url, String> {
@@ -387,6 +470,11 @@ impl std::fmt::Debug for Settings {
             .field("session_cache_ttl", &self.session_cache_ttl)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("log_format", &self.log_format)
+            .field("metrics_listen_addr", &self.metrics_listen_addr.0)
+            .field("rate_limit_reads", &self.rate_limit_reads)
+            .field("rate_limit_writes", &self.rate_limit_writes)
+            .field("rate_limit_anonymous", &self.rate_limit_anonymous)
+            .field("db_max_connections", &self.db_max_connections)
             .finish_non_exhaustive()
     }
 }
@@ -442,6 +530,18 @@ mod tests {
             ("--identity-traits", "email,first name"),
             ("--default-role", "org:Member"),
             ("--direct-add", "everyone"),
+            ("--metrics-listen-addr", "localhost:8081"),
+            ("--metrics-listen-addr", "8081"),
+            ("--shutdown-timeout", "10s"),
+            ("--shutdown-timeout", "3601"),
+            ("--shutdown-delay", "-1"),
+            ("--rate-limit-reads", "-5"),
+            ("--rate-limit-writes", "ten"),
+            ("--rate-limit-anonymous", "1000001"),
+            ("--trusted-proxies", "11"),
+            ("--db-max-connections", "0"),
+            ("--db-acquire-timeout-ms", "0"),
+            ("--db-statement-timeout-ms", "5s"),
         ];
         for (flag, value) in bad {
             let arg = format!("{flag}={value}");
@@ -465,6 +565,25 @@ mod tests {
             ["https://app.example.com", "http://localhost:5173"]
         );
         assert!(parse(&[]).is_ok(), "the defaults are valid");
+    }
+
+    #[test]
+    fn an_empty_metrics_address_turns_the_listener_off() {
+        let defaults = parse(&[]).unwrap().settings;
+        assert_eq!(
+            defaults.metrics_listen_addr.0,
+            Some("127.0.0.1:8081".parse().unwrap())
+        );
+        let off = parse(&["--metrics-listen-addr", ""]).unwrap().settings;
+        assert_eq!(off.metrics_listen_addr.0, None);
+        let pool = defaults.pool();
+        assert_eq!(pool.max_connections, None, "each backend picks its own");
+        assert_eq!(
+            pool.statement_timeout,
+            Some(std::time::Duration::from_secs(30))
+        );
+        let no_timeout = parse(&["--db-statement-timeout-ms", "0"]).unwrap().settings;
+        assert_eq!(no_timeout.pool().statement_timeout, None);
     }
 
     #[test]

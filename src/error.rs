@@ -43,6 +43,7 @@ pub enum ErrorCode {
     RoleNotGrantable,
     DirectAddDisabled,
     DatabaseUnavailable,
+    RateLimited,
     InternalError,
 }
 
@@ -74,6 +75,7 @@ impl ErrorCode {
             | InvitationExists
             | InvitationNotPending => StatusCode::CONFLICT,
             IdentityProviderUnavailable | DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            RateLimited => StatusCode::TOO_MANY_REQUESTS,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -104,6 +106,16 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub redirect_browser_to: Option<String>,
+    /// The request's `X-Request-Id`, to quote when reporting the problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub request_id: Option<String>,
+}
+
+impl Problem {
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
 }
 
 #[derive(Debug)]
@@ -112,6 +124,7 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldError>,
     redirect_browser_to: Option<String>,
+    retry_after: Option<u64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -123,6 +136,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             redirect_browser_to: None,
+            retry_after: None,
         }
     }
 
@@ -149,6 +163,16 @@ impl ApiError {
             "the session must be stepped up to a second factor",
         );
         err.redirect_browser_to = redirect_browser_to;
+        err
+    }
+
+    /// 429: the caller may try again after `retry_after_secs` (sent as `Retry-After`).
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        let mut err = Self::new(
+            ErrorCode::RateLimited,
+            "too many requests; retry after the time given in Retry-After",
+        );
+        err.retry_after = Some(retry_after_secs.max(1));
         err
     }
 
@@ -180,20 +204,27 @@ impl ApiError {
             code: self.code,
             errors: self.errors.clone(),
             redirect_browser_to: self.redirect_browser_to.clone(),
+            request_id: None,
         }
     }
 }
 
+/// The body is complete without a request id; the problem also travels in the
+/// response's extensions, so the request-id middleware can add `request_id` to it.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = self.to_problem();
         let status = self.code.status();
-        let body = serde_json::to_vec(&problem).unwrap_or_default();
-        let mut response = (status, body).into_response();
-        response.headers_mut().insert(
+        let mut response = (status, problem.to_json()).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response.extensions_mut().insert(problem);
         response
     }
 }
@@ -278,21 +309,35 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// The database is down, overloaded or (SQLite) locked past the busy timeout: 503.
+/// The database is down, restarting, overloaded or (SQLite) locked past the busy
+/// timeout: 503, which clients may retry.
 fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_) => true,
         sqlx::Error::Database(db) => {
-            let is_sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
-            let sqlite_code = db
-                .code()
-                .filter(|_| is_sqlite)
-                .and_then(|code| code.parse::<i32>().ok());
-            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
-            sqlite_code.is_some_and(|code| matches!(code & 0xff, 5 | 6))
+            let Some(code) = db.code() else {
+                return false;
+            };
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+                code.parse::<i32>()
+                    .is_ok_and(|code| matches!(code & 0xff, 5 | 6))
+            } else {
+                is_postgres_unavailable(&code)
+            }
         }
         _ => false,
     }
+}
+
+/// SQLSTATEs of a server going away or refusing work for now: connection exceptions
+/// (class 08), shutdown by an administrator or a crash (57P01, 57P02), starting up
+/// (57P03), too many connections (53300), and `statement_timeout` (57014).
+fn is_postgres_unavailable(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "57014")
 }
 
 /// PostgreSQL refuses NUL in text and JSON (SQLSTATE 22021, 22P05): the client's

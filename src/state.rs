@@ -9,6 +9,9 @@ use crate::auth::identities::IdentityDirectory;
 use crate::auth::Authenticator;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::lifecycle::Lifecycle;
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimits;
 use crate::store::Store;
 
 #[derive(Clone, FromRef)]
@@ -18,11 +21,17 @@ pub struct AppState {
     pub identities: Arc<IdentityDirectory>,
     pub settings: Arc<Settings>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    pub limits: Arc<RateLimits>,
+    /// Shutdown has begun (readiness turns 503); background workers stop on it.
+    pub lifecycle: Lifecycle,
 }
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, settings: Settings) -> anyhow::Result<AppState> {
-        let auth = Authenticator::new(&settings, store.clone())?;
+        let metrics = Arc::new(Metrics::new());
+        metrics.watch_pool(store.clone());
+        let auth = Authenticator::new(&settings, store.clone(), metrics.clone())?;
         let identities = IdentityDirectory::new(
             auth.kratos().clone(),
             settings.identity_traits.clone(),
@@ -32,8 +41,11 @@ impl AppState {
             store,
             auth: Arc::new(auth),
             identities: Arc::new(identities),
+            limits: Arc::new(RateLimits::new(&settings)),
             settings: Arc::new(settings),
             clock: Arc::new(SystemClock),
+            metrics,
+            lifecycle: Lifecycle::new(),
         })
     }
 

@@ -292,7 +292,9 @@ fn conditions(
             plan.measure.as_secs_f64(),
             plan.measure.as_secs_f64().ceil().max(1.0)
         ),
-        "Rate limits: Polis has none yet, so none are on.".to_owned(),
+        "Rate limits: off (POLIS_RATE_LIMIT_READS/WRITES/ANONYMOUS=0): one caller's load would \
+         otherwise be answered 429 past 100 reads/s."
+            .to_owned(),
         format!(
             "Logging: {log_level}; {} (logs in {}).",
             logs.join(", "),

@@ -122,6 +122,13 @@ impl Polis {
             .env("KRATOS_ADMIN_URL", kratos.admin_url())
             // W1 adds members as the session caller, as Clerk's `addMember` does.
             .env("POLIS_DIRECT_ADD", "managers")
+            // One caller drives thousands of requests a second: measure the service, not
+            // its rate limiter's refusals.
+            .env("POLIS_RATE_LIMIT_READS", "0")
+            .env("POLIS_RATE_LIMIT_WRITES", "0")
+            .env("POLIS_RATE_LIMIT_ANONYMOUS", "0")
+            // The metrics listener's default port may be taken by another Polis.
+            .env("POLIS_METRICS_LISTEN_ADDR", "")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file);

@@ -88,6 +88,11 @@ export KRATOS_ADMIN_URL="http://127.0.0.1:$kratos_admin_port"
 export POLIS_LOG_FORMAT=text
 # Every request would otherwise be answered from the session cache after the first.
 export POLIS_SESSION_CACHE_TTL=5
+# The fuzzer sends hundreds of requests a second with one key: rate limits would answer
+# most of them 429 and hide what the handlers do. Two Polis run at once, so neither
+# opens the metrics listener (its default port would clash).
+export POLIS_RATE_LIMIT_READS=0 POLIS_RATE_LIMIT_WRITES=0 POLIS_RATE_LIMIT_ANONYMOUS=0
+export POLIS_METRICS_LISTEN_ADDR=
 
 "$kratos_bin" --identities "$fuzz_dir/identities.json" \
   --public "127.0.0.1:$kratos_public_port" --admin "127.0.0.1:$kratos_admin_port" \

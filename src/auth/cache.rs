@@ -4,6 +4,7 @@
 //! misses for one credential make a single Kratos call. Revocation in Kratos shows
 //! up here after at most the ttl.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use moka::Expiry;
 use sha2::{Digest, Sha256};
 
 use super::kratos::{KratosClient, KratosUnavailable, SessionCredential, WhoamiOutcome};
+use crate::metrics::{Counters, OutcomeLabels};
 
 /// Longest a "no such session" answer is reused.
 const MAX_NEGATIVE_TTL: Duration = Duration::from_secs(5);
@@ -39,6 +41,7 @@ impl Expiry<[u8; 32], Entry> for PerEntryTtl {
 pub struct SessionCache {
     entries: Option<Cache<[u8; 32], Entry>>,
     ttl: Duration,
+    lookups: Option<Counters<OutcomeLabels>>,
 }
 
 impl SessionCache {
@@ -50,7 +53,24 @@ impl SessionCache {
                 .expire_after(PerEntryTtl)
                 .build()
         });
-        Self { entries, ttl }
+        Self {
+            entries,
+            ttl,
+            lookups: None,
+        }
+    }
+
+    /// Counts lookups: `hit` when no Kratos call was made for this one (also when it
+    /// waited for a concurrent identical lookup), `miss` when Kratos was asked.
+    pub fn with_metrics(mut self, lookups: Counters<OutcomeLabels>) -> Self {
+        self.lookups = Some(lookups);
+        self
+    }
+
+    fn count(&self, outcome: &'static str) {
+        if let Some(lookups) = &self.lookups {
+            lookups.get_or_create(&OutcomeLabels { outcome }).inc();
+        }
     }
 
     pub async fn whoami(
@@ -59,18 +79,27 @@ impl SessionCache {
         credential: &SessionCredential,
     ) -> Result<WhoamiOutcome, KratosUnavailable> {
         let Some(entries) = &self.entries else {
+            self.count("miss");
             return kratos.whoami(credential).await;
         };
+        let loaded = AtomicBool::new(false);
         let load = async {
+            loaded.store(true, Ordering::Relaxed);
             let outcome = kratos.whoami(credential).await?;
             let ttl = self.ttl_for(&outcome);
             Ok::<_, KratosUnavailable>(Entry { outcome, ttl })
         };
-        entries
+        let result = entries
             .try_get_with(cache_key(credential), load)
             .await
             .map(|entry| entry.outcome)
-            .map_err(|err: Arc<KratosUnavailable>| (*err).clone())
+            .map_err(|err: Arc<KratosUnavailable>| (*err).clone());
+        self.count(if loaded.load(Ordering::Relaxed) {
+            "miss"
+        } else {
+            "hit"
+        });
+        result
     }
 
     fn ttl_for(&self, outcome: &WhoamiOutcome) -> Duration {

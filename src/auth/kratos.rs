@@ -3,7 +3,8 @@
 //! (by ids, by login identifier, or every identity page by page) find identities.
 //! Anything but a clear answer is `Unavailable`: Polis fails closed.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
@@ -14,6 +15,7 @@ use uuid::Uuid;
 
 use crate::config::Settings;
 use crate::error::{ApiError, ErrorCode};
+use crate::metrics::{Metrics, UpstreamLabels};
 
 /// A session credential, exactly as the caller presented it.
 #[derive(Clone)]
@@ -102,6 +104,7 @@ pub struct KratosClient {
     whoami_url: url::Url,
     admin_identities_url: url::Url,
     cookie_name: String,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl KratosClient {
@@ -117,11 +120,45 @@ impl KratosClient {
             whoami_url: join(&settings.kratos_public_url, "sessions/whoami")?,
             admin_identities_url: join(&settings.kratos_admin_url, "admin/identities/")?,
             cookie_name: settings.kratos_session_cookie.clone(),
+            metrics: None,
         })
+    }
+
+    /// Counts every call, by operation and outcome, with its latency.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn observe(&self, operation: &'static str, outcome: &'static str, started: Instant) {
+        if let Some(metrics) = &self.metrics {
+            let labels = UpstreamLabels {
+                service: "kratos",
+                operation,
+                outcome,
+            };
+            metrics.observe_upstream(labels, started.elapsed());
+        }
     }
 
     #[tracing::instrument(skip_all)]
     pub async fn whoami(
+        &self,
+        credential: &SessionCredential,
+    ) -> Result<WhoamiOutcome, KratosUnavailable> {
+        let started = Instant::now();
+        let result = self.ask_whoami(credential).await;
+        let outcome = match &result {
+            Ok(WhoamiOutcome::Active(_)) => "active",
+            Ok(WhoamiOutcome::Unauthorized) => "unauthorized",
+            Ok(WhoamiOutcome::AalRequired { .. }) => "aal_required",
+            Err(_) => "error",
+        };
+        self.observe("whoami", outcome, started);
+        result
+    }
+
+    async fn ask_whoami(
         &self,
         credential: &SessionCredential,
     ) -> Result<WhoamiOutcome, KratosUnavailable> {
@@ -152,6 +189,18 @@ impl KratosClient {
     /// The identity with this id, or `None` when Kratos has none.
     #[tracing::instrument(skip_all, fields(identity = %id))]
     pub async fn identity(&self, id: Uuid) -> Result<Option<KratosIdentity>, KratosUnavailable> {
+        let started = Instant::now();
+        let result = self.get_identity(id).await;
+        let outcome = match &result {
+            Ok(Some(_)) => "ok",
+            Ok(None) => "not_found",
+            Err(_) => "error",
+        };
+        self.observe("get_identity", outcome, started);
+        result
+    }
+
+    async fn get_identity(&self, id: Uuid) -> Result<Option<KratosIdentity>, KratosUnavailable> {
         let url = join(&self.admin_identities_url, &id.to_string())
             .map_err(|e| KratosUnavailable(e.to_string()))?;
         let response = self.http.get(url).send().await.map_err(unavailable)?;
@@ -234,6 +283,17 @@ impl KratosClient {
 
     /// One page of `GET /admin/identities`, and the token of the next page if any.
     async fn list_page<T: DeserializeOwned>(
+        &self,
+        query: &[(&str, String)],
+    ) -> Result<(Vec<T>, Option<String>), KratosUnavailable> {
+        let started = Instant::now();
+        let result = self.fetch_page(query).await;
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        self.observe("list_identities", outcome, started);
+        result
+    }
+
+    async fn fetch_page<T: DeserializeOwned>(
         &self,
         query: &[(&str, String)],
     ) -> Result<(Vec<T>, Option<String>), KratosUnavailable> {

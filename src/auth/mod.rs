@@ -19,6 +19,8 @@ use crate::config::Settings;
 use crate::domain::caller::{ApiKeyCaller, IdentityCaller};
 use crate::domain::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::metrics::Metrics;
+use crate::rate_limit::{ClientIp, RateLimits};
 use crate::store::Store;
 use cache::SessionCache;
 use kratos::{KratosClient, KratosIdentity, SessionCredential, WhoamiOutcome};
@@ -38,13 +40,19 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(settings: &Settings, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: &Settings,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
-            kratos: KratosClient::new(settings, settings.kratos_timeout())?,
+            kratos: KratosClient::new(settings, settings.kratos_timeout())?
+                .with_metrics(metrics.clone()),
             sessions: SessionCache::new(
                 settings.session_cache_ttl(),
                 settings.session_cache_capacity,
-            ),
+            )
+            .with_metrics(metrics.session_cache.clone()),
             store,
             cookie_name: settings.kratos_session_cookie.clone(),
             allowed_origins: settings.allowed_origins(),
@@ -67,6 +75,12 @@ impl Authenticator {
                 self.session(&credential, via_cookie).await
             }
         }
+    }
+
+    /// Whether the request carries something that looks like a credential (checked or
+    /// not): requests without one are limited per client IP before they reach a route.
+    pub fn presents_credential(&self, headers: &HeaderMap) -> bool {
+        self.presented(headers).is_ok()
     }
 
     /// Picks the credential: `Authorization: Bearer` (a Polis key or a session token),
@@ -150,19 +164,34 @@ impl Authenticator {
     }
 }
 
-/// Any state that holds an [`Authenticator`] authenticates its requests' callers.
+/// Any state that holds an [`Authenticator`] and [`RateLimits`] authenticates its
+/// requests' callers, then counts the request against the caller's rate limit. A
+/// credential that does not authenticate counts against the client IP's limit instead,
+/// so guessing tokens is throttled like anonymous traffic.
 impl<S> FromRequestParts<S> for Caller
 where
     Arc<Authenticator>: FromRef<S>,
+    Arc<RateLimits>: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Caller> {
         let auth = Arc::<Authenticator>::from_ref(state);
-        let caller = auth.authenticate(&parts.method, &parts.headers).await?;
-        tracing::Span::current().record("caller", caller.log_label());
-        Ok(caller)
+        let limits = Arc::<RateLimits>::from_ref(state);
+        match auth.authenticate(&parts.method, &parts.headers).await {
+            Ok(caller) => {
+                tracing::Span::current().record("caller", caller.log_label());
+                limits.check_caller(&caller, &parts.method)?;
+                Ok(caller)
+            }
+            Err(err) if err.code() == ErrorCode::Unauthenticated => {
+                let client = parts.extensions.get::<ClientIp>().copied();
+                limits.check_client(client.unwrap_or(ClientIp(None)))?;
+                Err(err)
+            }
+            Err(err) => Err(err),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppJson;
+use crate::lifecycle::Lifecycle;
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -26,7 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthStatus {
-    /// `ok`, or `unavailable` when a dependency does not answer.
+    /// `ok`; `unavailable` when a dependency does not answer; `draining` once shutdown
+    /// has begun.
     pub status: String,
 }
 
@@ -44,13 +46,24 @@ async fn health_alive() -> AppJson<HealthStatus> {
     })
 }
 
-/// The database answers.
+/// The database answers and the process is not shutting down.
 #[utoipa::path(get, path = "/health/ready", tag = "health", operation_id = "isReady",
     responses(
         (status = 200, description = "Ready", body = HealthStatus),
-        (status = 503, description = "The database does not answer", body = HealthStatus)
+        (status = 503, description = "The database does not answer, or shutdown has begun", body = HealthStatus)
     ))]
-async fn health_ready(State(store): State<Arc<dyn Store>>) -> (StatusCode, AppJson<HealthStatus>) {
+async fn health_ready(
+    State(store): State<Arc<dyn Store>>,
+    State(lifecycle): State<Lifecycle>,
+) -> (StatusCode, AppJson<HealthStatus>) {
+    if lifecycle.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            AppJson(HealthStatus {
+                status: "draining".into(),
+            }),
+        );
+    }
     let answered = tokio::time::timeout(READY_TIMEOUT, store.ping()).await;
     match answered
         .map_err(|_| "timed out".to_owned())

@@ -8,20 +8,21 @@ mod invitations;
 mod json_shape;
 mod me;
 mod members;
+pub mod observe;
 mod openapi;
 mod orgs;
 mod pagination;
 mod problems;
+pub mod prometheus;
 mod roles;
 
-use axum::extract::MatchedPath;
-use axum::http::{header, HeaderName, HeaderValue, Method, Request};
+use axum::http::{header, HeaderName, HeaderValue, Method};
+use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::Router;
 use serde::Deserialize;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -87,43 +88,40 @@ pub fn openapi_json() -> String {
 pub fn router(state: AppState) -> Router {
     let (api, spec) = routes();
     let spec_json = spec.to_pretty_json().unwrap_or_default();
-    let cors = cors_layer(&state.settings.allowed_origins());
-    let body_limit = state.settings.max_body_bytes;
-    api.route(
-        "/openapi.json",
-        axum::routing::get(move || async move {
-            ([(header::CONTENT_TYPE, "application/json")], spec_json)
-        }),
-    )
-    .merge(openapi::docs_router())
-    .fallback(|| async { ApiError::new(ErrorCode::RouteNotFound, "no such route") })
-    .method_not_allowed_fallback(|| async {
-        ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            "method not allowed on this route",
+    let api = api
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move {
+                ([(header::CONTENT_TYPE, "application/json")], spec_json)
+            }),
         )
-    })
-    .with_state(state)
-    .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-    .layer(CatchPanicLayer::custom(|_| {
-        ApiError::internal(&"handler panicked").into_response()
-    }))
-    .layer(
-        TraceLayer::new_for_http()
-            .make_span_with(request_span)
-            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
-    )
-    .layer(cors)
+        .merge(openapi::docs_router())
+        .fallback(|| async { ApiError::new(ErrorCode::RouteNotFound, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "method not allowed on this route",
+            )
+        });
+    with_middleware(api, state)
 }
 
-/// One span per request, named by the route template (never the raw URI, which
-/// could carry ids of orgs the caller may not see).
-fn request_span<B>(request: &Request<B>) -> tracing::Span {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str);
-    tracing::info_span!("request", method = %request.method(), route, caller = tracing::field::Empty)
+/// Wraps `routes` in Polis's middleware, outermost first: request id, span, access log
+/// and metrics ([`observe::observe`]); CORS; the per-IP limit for requests without a
+/// credential; panics turned into 500 problems; the body limit. Every response, the
+/// 404 fallback's and a panic's included, passes through the first.
+pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
+    let cors = cors_layer(&state.settings.allowed_origins());
+    let body_limit = state.settings.max_body_bytes;
+    routes
+        .with_state(state.clone())
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal(&"handler panicked").into_response()
+        }))
+        .layer(from_fn_with_state(state.clone(), observe::limit_anonymous))
+        .layer(cors)
+        .layer(from_fn_with_state(state, observe::observe))
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
@@ -147,6 +145,8 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             HeaderName::from_static("x-session-token"),
             HeaderName::from_static("x-request-id"),
         ])
+        // Browser code may read these: the id to quote in a report, and how long to wait.
+        .expose_headers([observe::REQUEST_ID, header::RETRY_AFTER])
         .max_age(std::time::Duration::from_secs(600))
 }
 

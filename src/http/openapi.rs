@@ -3,9 +3,10 @@
 
 use axum::Router;
 use serde_json::{json, Value};
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, Response, ResponseBuilder, Type};
 use utoipa::Modify;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
@@ -85,6 +86,14 @@ fn has_body(operation: &Operation) -> bool {
     operation.request_body.is_some()
 }
 
+/// Every operation but the health probes, which are never rate limited.
+fn limited(operation: &Operation) -> bool {
+    !matches!(
+        operation.operation_id.as_deref(),
+        Some("isAlive" | "isReady")
+    )
+}
+
 fn has_parameters(operation: &Operation) -> bool {
     operation.parameters.as_ref().is_some_and(|p| !p.is_empty())
 }
@@ -129,6 +138,13 @@ const SHARED: &[Shared] = &[
         description: "`validation_failed`: a field, parameter or path segment is invalid; \
             `errors` names each one.",
         applies: |operation| has_body(operation) || has_parameters(operation),
+    },
+    Shared {
+        name: Some("RateLimited"),
+        status: "429",
+        description: "`rate_limited`: too many requests from this credential (or, without \
+            one, from this client IP); retry after `Retry-After` seconds.",
+        applies: limited,
     },
     Shared {
         name: Some("InternalError"),
@@ -190,7 +206,7 @@ impl Modify for SharedResponses {
             components
                 .responses
                 .entry(name.to_owned())
-                .or_insert_with(|| RefOr::T(problem_response(description)));
+                .or_insert_with(|| RefOr::T(shared_response(name, description)));
         }
     }
 }
@@ -251,6 +267,19 @@ fn replace_copies(value: &mut Value, named: &[(String, Value)], root: bool) -> b
         changed |= replace_copies(child, named, false);
     }
     changed
+}
+
+/// A shared problem response; `RateLimited` also says when to come back.
+fn shared_response(name: &str, description: &str) -> Response {
+    let mut response = problem_response(description);
+    if name == "RateLimited" {
+        let seconds = HeaderBuilder::new()
+            .schema(Object::with_type(Type::Integer))
+            .description(Some("Seconds to wait before retrying"))
+            .build();
+        response.headers.insert("Retry-After".to_owned(), seconds);
+    }
+    response
 }
 
 /// A response whose body is a `Problem`.

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -49,6 +50,24 @@ pub(crate) struct Dialect {
 pub(crate) struct Db {
     pool: Pool,
     dialect: &'static Dialect,
+    /// Tasks waiting for a connection right now (sqlx does not count them).
+    waiting: AtomicU32,
+}
+
+/// Counts one waiting task while it lives.
+struct Waiting<'a>(&'a AtomicU32);
+
+impl<'a> Waiting<'a> {
+    fn start(counter: &'a AtomicU32) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Waiting(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 enum Pool {
@@ -61,6 +80,7 @@ impl Db {
         Db {
             pool: Pool::Postgres(pool, migrator),
             dialect,
+            waiting: AtomicU32::new(0),
         }
     }
 
@@ -68,6 +88,7 @@ impl Db {
         Db {
             pool: Pool::Sqlite(pool, migrator),
             dialect,
+            waiting: AtomicU32::new(0),
         }
     }
 
@@ -77,14 +98,58 @@ impl Db {
 
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match &self.pool {
-            Pool::Postgres(pool, migrator) => migrator.run(pool).await,
+            Pool::Postgres(pool, migrator) => {
+                // A migration may rightly take longer than POLIS_DB_STATEMENT_TIMEOUT_MS:
+                // lift it for this session, and restore the configured value after.
+                let mut conn = pool.acquire().await?;
+                sqlx::query("SET statement_timeout = 0")
+                    .execute(&mut *conn)
+                    .await?;
+                let result = migrator.run_direct(&mut *conn).await;
+                sqlx::query("RESET statement_timeout")
+                    .execute(&mut *conn)
+                    .await?;
+                result
+            }
             Pool::Sqlite(pool, migrator) => migrator.run(pool).await,
+        }
+    }
+
+    /// The pool's connections right now.
+    pub fn status(&self) -> super::PoolStatus {
+        let (size, idle, max) = match &self.pool {
+            Pool::Postgres(pool, _) => (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            ),
+            Pool::Sqlite(pool, _) => (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            ),
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+        super::PoolStatus {
+            in_use: size - idle,
+            idle,
+            waiting: self.waiting.load(Ordering::Relaxed),
+            max,
+        }
+    }
+
+    /// Closes every connection, waiting for those in use to come back.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Postgres(pool, _) => pool.close().await,
+            Pool::Sqlite(pool, _) => pool.close().await,
         }
     }
 
     /// A pooled connection for statements that need no transaction (one statement, or
     /// reads that may see different moments).
     pub async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+        let _waiting = Waiting::start(&self.waiting);
         let handle = match &self.pool {
             Pool::Postgres(pool, _) => Handle::PostgresPooled(pool.acquire().await?),
             Pool::Sqlite(pool, _) => Handle::SqlitePooled(pool.acquire().await?),
@@ -94,6 +159,7 @@ impl Db {
 
     /// A plain transaction.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        let _waiting = Waiting::start(&self.waiting);
         let handle = match &self.pool {
             Pool::Postgres(pool, _) => Handle::PostgresTx(pool.begin().await?),
             Pool::Sqlite(pool, _) => Handle::SqliteTx(pool.begin().await?),
@@ -105,6 +171,7 @@ impl Db {
     /// [`Dialect::begin_write`]).
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         let begin = self.dialect.begin_write;
+        let _waiting = Waiting::start(&self.waiting);
         let handle = match &self.pool {
             Pool::Postgres(pool, _) => Handle::PostgresTx(pool.begin_with(begin).await?),
             Pool::Sqlite(pool, _) => Handle::SqliteTx(pool.begin_with(begin).await?),

@@ -18,6 +18,7 @@ mod roles;
 mod sqlite;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -117,6 +118,41 @@ pub trait Store:
     async fn migrate(&self) -> StoreResult<()>;
     /// Answers when the database does.
     async fn ping(&self) -> StoreResult<()>;
+    /// The connection pool right now (for metrics).
+    fn pool_status(&self) -> PoolStatus;
+    /// Closes the pool once the connections in use come back (at shutdown).
+    async fn close(&self);
+}
+
+/// How the connection pool is sized and bounded (the `POLIS_DB_*` settings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// `None`: the backend's default.
+    pub max_connections: Option<u32>,
+    /// How long a caller waits for a free connection before the pool gives up.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` for every statement; ignored by SQLite.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: None,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: None,
+        }
+    }
+}
+
+/// What the pool's connections are doing at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub in_use: u32,
+    pub idle: u32,
+    /// Requests waiting for a connection.
+    pub waiting: u32,
+    pub max: u32,
 }
 
 /// The store over either database: every aggregate module implements its trait for it.
@@ -141,14 +177,35 @@ impl Store for SqlStore {
         db::query("SELECT 1").execute(&mut conn).await?;
         Ok(())
     }
+
+    fn pool_status(&self) -> PoolStatus {
+        self.db.status()
+    }
+
+    async fn close(&self) {
+        self.db.close().await;
+    }
 }
 
 /// Opens the store named by `database_url`: `postgres://…`/`postgresql://…` or `sqlite://…`.
 pub async fn connect(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    connect_with(database_url, &PoolSettings::default()).await
+}
+
+/// [`connect`] with a pool sized and bounded by `pool`.
+pub async fn connect_with(
+    database_url: &str,
+    pool: &PoolSettings,
+) -> anyhow::Result<Arc<dyn Store>> {
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Ok(Arc::new(SqlStore::connect_postgres(database_url).await?))
+        let options = database_url.parse()?;
+        Ok(Arc::new(
+            SqlStore::connect_postgres_pooled(options, pool).await?,
+        ))
     } else if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(SqlStore::connect_sqlite(database_url).await?))
+        Ok(Arc::new(
+            SqlStore::connect_sqlite_pooled(database_url, pool).await?,
+        ))
     } else {
         anyhow::bail!("DATABASE_URL must start with postgres://, postgresql:// or sqlite://")
     }

@@ -2,13 +2,11 @@
 //! invariant check locks the rows it relies on (`SELECT … FOR UPDATE`) for its
 //! transaction, and role edits take a catalog-wide advisory lock.
 
-use std::time::Duration;
-
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::db::{Db, Dialect};
-use super::SqlStore;
+use super::{PoolSettings, SqlStore};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -33,19 +31,43 @@ impl SqlStore {
     }
 
     pub async fn connect_postgres_with(options: PgConnectOptions) -> Result<SqlStore, sqlx::Error> {
-        let pool = pool_options().connect_with(options).await?;
+        Self::connect_postgres_pooled(options, &PoolSettings::default()).await
+    }
+
+    /// Connects with the pool bounded by `settings`. Connections that die (a PostgreSQL
+    /// restart, `pg_terminate_backend`) are dropped and replaced by the pool; requests
+    /// that held one get 503 `database_unavailable`.
+    pub async fn connect_postgres_pooled(
+        options: PgConnectOptions,
+        settings: &PoolSettings,
+    ) -> Result<SqlStore, sqlx::Error> {
+        let pool = pool_options(settings)
+            .connect_with(with_statement_timeout(options, settings))
+            .await?;
         Ok(SqlStore::over(Db::postgres(pool, &MIGRATOR, &DIALECT)))
     }
 
     /// A store that connects on first use, for when the database may not be up yet.
     pub fn connect_postgres_lazy(url: &str) -> Result<SqlStore, sqlx::Error> {
-        let pool = pool_options().connect_lazy_with(url.parse()?);
+        let pool = pool_options(&PoolSettings::default()).connect_lazy_with(url.parse()?);
         Ok(SqlStore::over(Db::postgres(pool, &MIGRATOR, &DIALECT)))
     }
 }
 
-fn pool_options() -> PgPoolOptions {
+/// Sixteen connections by default keep a two-core replica busy; PostgreSQL's default
+/// `max_connections` (100) then fits six replicas. docs/scaling.md says how to size it.
+fn pool_options(settings: &PoolSettings) -> PgPoolOptions {
     PgPoolOptions::new()
-        .max_connections(16)
-        .acquire_timeout(Duration::from_secs(5))
+        .max_connections(settings.max_connections.unwrap_or(16))
+        .acquire_timeout(settings.acquire_timeout)
+}
+
+/// Sent in the start-up packet, so it is each session's default and survives `RESET`.
+fn with_statement_timeout(options: PgConnectOptions, settings: &PoolSettings) -> PgConnectOptions {
+    match settings.statement_timeout {
+        Some(timeout) => {
+            options.options([("statement_timeout", timeout.as_millis().max(1).to_string())])
+        }
+        None => options,
+    }
 }

@@ -9,7 +9,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
 use super::db::{Db, Dialect};
-use super::SqlStore;
+use super::{PoolSettings, SqlStore};
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -27,14 +27,28 @@ static DIALECT: Dialect = Dialect {
 
 impl SqlStore {
     pub async fn connect_sqlite(url: &str) -> Result<SqlStore, sqlx::Error> {
+        let settings = PoolSettings {
+            acquire_timeout: Duration::from_secs(10),
+            ..PoolSettings::default()
+        };
+        Self::connect_sqlite_pooled(url, &settings).await
+    }
+
+    /// Connects with the pool bounded by `settings`. SQLite has no statement timeout:
+    /// a writer waits for the database lock up to the busy timeout (10 s), then the
+    /// request gets 503 `database_unavailable`.
+    pub async fn connect_sqlite_pooled(
+        url: &str,
+        settings: &PoolSettings,
+    ) -> Result<SqlStore, sqlx::Error> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .foreign_keys(true)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(settings.max_connections.unwrap_or(8))
+            .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
             .await?;
         Ok(SqlStore::over(Db::sqlite(pool, &MIGRATOR, &DIALECT)))

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use polis::config::Settings;
-use polis::store::{SqlStore, Store};
+use polis::store::{PoolSettings, SqlStore, Store};
 use polis::AppState;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
@@ -32,7 +32,8 @@ pub fn postgres_url() -> String {
 pub struct TestDb {
     pub store: Arc<dyn Store>,
     pub url: String,
-    /// The PostgreSQL schema the store lives in (`None` on SQLite).
+    /// PostgreSQL: the schema, which is also the `application_name` of the store's
+    /// connections (so a test can find them in `pg_stat_activity`).
     pub schema: Option<String>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -72,11 +73,18 @@ impl RawConn {
 
 impl TestDb {
     pub async fn new(backend: Backend) -> TestDb {
+        Self::with_pool(backend, &PoolSettings::default()).await
+    }
+
+    /// A fresh database whose store's pool is bounded by `pool`.
+    pub async fn with_pool(backend: Backend, pool: &PoolSettings) -> TestDb {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("polis.db").display());
-                let store = SqlStore::connect_sqlite(&url).await.expect("open SQLite");
+                let store = SqlStore::connect_sqlite_pooled(&url, pool)
+                    .await
+                    .expect("open SQLite");
                 store.migrate().await.expect("migrate SQLite");
                 TestDb {
                     store: Arc::new(store),
@@ -97,8 +105,10 @@ impl TestDb {
                     .execute(&mut admin)
                     .await
                     .expect("create schema");
-                let options = base.options([("search_path", schema.as_str())]);
-                let store = SqlStore::connect_postgres_with(options)
+                let options = base
+                    .options([("search_path", schema.as_str())])
+                    .application_name(&schema);
+                let store = SqlStore::connect_postgres_pooled(options, pool)
                     .await
                     .expect("connect PostgreSQL");
                 store.migrate().await.expect("migrate PostgreSQL");
@@ -201,6 +211,9 @@ impl polis::clock::Clock for ManualClock {
 
 pub struct TestApp {
     pub base: String,
+    /// The metrics listener (`/metrics/prometheus`).
+    pub metrics_base: String,
+    pub state: AppState,
     pub clock: Arc<ManualClock>,
     pub kratos: KratosDouble,
     pub db: TestDb,
@@ -219,9 +232,7 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let kratos = KratosDouble::start().await;
-        let db = TestDb::new(backend).await;
         let mut settings = Settings::from_env();
-        settings.database_url = db.url.clone();
         settings.kratos_public_url = kratos.public_url().parse().expect("url");
         settings.kratos_admin_url = kratos.admin_url().parse().expect("url");
         settings.kratos_timeout_ms = 1000;
@@ -229,7 +240,14 @@ impl TestApp {
         // Most tests exercise membership rules through identity callers adding by id;
         // the default (`api_keys`) is tested on its own in hardening.rs.
         settings.direct_add = polis::domain::DirectAdd::Managers;
+        // Tests send bursts from one identity and one address; the rate-limit tests
+        // set their own limits.
+        settings.rate_limit_reads = 0;
+        settings.rate_limit_writes = 0;
+        settings.rate_limit_anonymous = 0;
         configure(&mut settings);
+        let db = TestDb::with_pool(backend, &settings.pool()).await;
+        settings.database_url = db.url.clone();
         let admin_key =
             create_key(&db.store, "test-admin", polis::domain::ApiKeyScope::Admin).await;
         let read_key = create_key(&db.store, "test-read", polis::domain::ApiKeyScope::Read).await;
@@ -243,12 +261,24 @@ impl TestApp {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let metrics_base = format!("http://{}", metrics_listener.local_addr().expect("addr"));
+        let lifecycle = state.lifecycle.clone();
+        tokio::spawn(polis::serve_metrics(
+            metrics_listener,
+            state.metrics.clone(),
+            async move { lifecycle.draining().await },
+        ));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(polis::serve(listener, state, async {
+        tokio::spawn(polis::serve(listener, state.clone(), async {
             let _ = rx.await;
         }));
         TestApp {
             base,
+            metrics_base,
+            state,
             clock,
             kratos,
             db,

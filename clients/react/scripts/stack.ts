@@ -91,6 +91,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     KRATOS_ADMIN_URL: `http://127.0.0.1:${options.kratosAdminPort}`,
     POLIS_CORS_ALLOWED_ORIGINS: options.allowedOrigins.join(","),
     POLIS_LOG_FORMAT: "text",
+    // No metrics listener: its default port may be taken by another Polis on this machine.
+    POLIS_METRICS_LISTEN_ADDR: "",
   };
   const polisLog = join(options.logDir, "polis.log");
   const kratosLog = join(options.logDir, "kratos-double.log");

@@ -70,6 +70,8 @@ export KRATOS_ADMIN_URL="http://127.0.0.1:$kratos_admin_port"
 export POLIS_LOG_FORMAT=text
 # The scenario adds members by identity id as Alice (Clerk's organization.addMember).
 export POLIS_DIRECT_ADD=managers
+# No metrics listener: its default port may be taken by another Polis on this machine.
+export POLIS_METRICS_LISTEN_ADDR=
 
 # Migrates the database and prints the key, once, on stdout.
 api_key="$("$polis_bin" api-keys create --name e2e --scope admin 2>>"$logs/polis.log")"
