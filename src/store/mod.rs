@@ -6,14 +6,17 @@
 //! design.md §4 are enforced inside that transaction. Time always comes from the
 //! caller (the application's clock), never from here.
 
+mod active_orgs;
 mod api_keys;
 mod db;
 mod import;
 mod invitations;
 mod members;
 mod orgs;
+mod permission_checks;
 mod postgres;
 mod roles;
+mod signing_keys;
 mod sqlite;
 
 use std::sync::Arc;
@@ -23,6 +26,7 @@ use async_trait::async_trait;
 use crate::domain::invitation::InvitationStatus;
 use db::Db;
 
+pub use active_orgs::{ActiveOrgStore, SessionKey};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
 pub use import::{
     AppliedOrg, ImportStore, InvitationImport, MemberImport, OrgImport, OrgImportOutcome,
@@ -31,7 +35,11 @@ pub use import::{
 pub use invitations::{Invitation, InvitationStore, NewInvitation};
 pub use members::{IdentityProfile, MemberFilter, MemberStore, Membership, MetadataPatch};
 pub use orgs::{NewOrg, Org, OrgFilter, OrgPatch, OrgStore, OrgSummary};
+pub use permission_checks::{
+    MemberFacts, MembershipQuery, OrgMembershipFacts, PermissionCheckStore,
+};
 pub use roles::{Role, RolePatch, RoleStore};
+pub use signing_keys::{SigningKeyRecord, SigningKeyStore};
 
 /// Keyset page request: at most `limit` rows strictly after `after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +97,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything Polis keeps, as one object the application holds as `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
-    OrgStore + MemberStore + RoleStore + ApiKeyStore + InvitationStore + ImportStore
+    OrgStore
+    + MemberStore
+    + RoleStore
+    + ApiKeyStore
+    + InvitationStore
+    + ImportStore
+    + SigningKeyStore
+    + ActiveOrgStore
+    + PermissionCheckStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
