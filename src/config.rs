@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod claims;
+pub use claims::ClaimsSettings;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "polis",
@@ -39,6 +42,17 @@ pub enum Command {
     /// Save what an import would read, without importing it.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Manage the keys that sign org-claims tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new key sign from now on; the old one stays published until its tokens expire.
+    Rotate,
+    /// List the signing keys (never their private halves).
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,6 +266,8 @@ pub struct Settings {
         global = true
     )]
     pub default_role: String,
+    #[command(flatten)]
+    pub claims: ClaimsSettings,
 }
 
 impl Settings {
@@ -368,6 +384,7 @@ impl std::fmt::Debug for Settings {
             .field("session_cache_ttl", &self.session_cache_ttl)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
             .field("log_format", &self.log_format)
+            .field("claims", &self.claims)
             .finish_non_exhaustive()
     }
 }

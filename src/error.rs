@@ -42,6 +42,8 @@ pub enum ErrorCode {
     InvitationEmailMismatch,
     DatabaseUnavailable,
     InternalError,
+    /// An OAuth2 access token without the scope the request needs.
+    InsufficientScope,
 }
 
 impl ErrorCode {
@@ -53,9 +55,11 @@ impl ErrorCode {
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ValidationFailed | UnknownRole | IdentityNotFound => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthenticated => StatusCode::UNAUTHORIZED,
-            Forbidden | OriginNotAllowed | AalRequired | InvitationEmailMismatch => {
-                StatusCode::FORBIDDEN
-            }
+            Forbidden
+            | OriginNotAllowed
+            | AalRequired
+            | InvitationEmailMismatch
+            | InsufficientScope => StatusCode::FORBIDDEN,
             OrgNotFound | MemberNotFound | RoleNotFound | RouteNotFound | InvitationNotFound => {
                 StatusCode::NOT_FOUND
             }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::auth::identities::IdentityDirectory;
+use crate::auth::signing_keys::KeyRing;
 use crate::auth::Authenticator;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub identities: Arc<IdentityDirectory>,
     pub settings: Arc<Settings>,
     pub clock: Arc<dyn Clock>,
+    /// The keys that sign org-claims tokens.
+    pub keys: Arc<KeyRing>,
 }
 
 impl AppState {
@@ -28,7 +31,13 @@ impl AppState {
             settings.identity_traits.clone(),
             settings.session_cache_capacity,
         );
+        let keys = KeyRing::new(
+            store.clone(),
+            settings.claims.signing_key_secret.as_deref(),
+            settings.claims.token_ttl(),
+        );
         Ok(AppState {
+            keys: Arc::new(keys),
             store,
             auth: Arc::new(auth),
             identities: Arc::new(identities),
