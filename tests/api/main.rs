@@ -16,6 +16,7 @@ mod invitations;
 mod logging;
 mod members;
 mod migrations;
+mod org_tokens;
 mod orgs;
 mod profiles_and_metadata;
 mod roles_and_me;
