@@ -6,9 +6,12 @@ mod support;
 
 mod harness;
 
+mod hydra_tokens;
 mod import;
 
+mod active_org;
 mod auth;
+mod authz_check;
 mod concurrency;
 mod fuzz_findings;
 mod hardening;

@@ -77,8 +77,11 @@ async fn claims_match_membership(backend: Backend) {
     assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
     let expires_at = chrono::DateTime::parse_from_rfc3339(&issued.str("expires_at")).unwrap();
     assert_eq!(expires_at.timestamp(), claims["exp"].as_i64().unwrap());
+    new_tokens_show_new_roles(&app, &alice, &bob, id, &jwt).await;
+}
 
-    // A snapshot: the new role shows in the next token.
+/// Claims are a snapshot: a new role shows in the next token.
+async fn new_tokens_show_new_roles(app: &TestApp, alice: &User, bob: &User, id: &str, jwt: &str) {
     let path = format!("/orgs/{id}/members/{}", bob.id);
     let promoted = app
         .patch(
@@ -88,7 +91,7 @@ async fn claims_match_membership(backend: Backend) {
         )
         .await;
     assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.body);
-    let again = token(&app, Auth::Bearer(&bob.token), json!({"org": id})).await;
+    let again = token(app, Auth::Bearer(&bob.token), json!({"org": id})).await;
     let claims = verify(&again.str("token"), &jwks(&app.base).await).unwrap();
     assert_eq!(claims["org_role"], "org:admin");
     assert!(claims["org_permissions"]
@@ -97,7 +100,7 @@ async fn claims_match_membership(backend: Backend) {
         .contains(&json!("org:sys_memberships:manage")));
     assert_ne!(
         claims["jti"],
-        verify(&jwt, &jwks(&app.base).await).unwrap()["jti"]
+        verify(jwt, &jwks(&app.base).await).unwrap()["jti"]
     );
 }
 
