@@ -49,8 +49,13 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Make a new key sign from now on; the old one stays published until its tokens expire.
-    Rotate,
+    /// Publish a new key now and sign with it from 90 s on; the old key stays published
+    /// until its tokens have expired.
+    Rotate {
+        /// Sign with the new key at once and stop every other key (a compromised key).
+        #[arg(long)]
+        immediately: bool,
+    },
     /// List the signing keys (never their private halves).
     List,
 }

@@ -17,11 +17,16 @@ use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::store::{SigningKeyRecord, Store};
+use crate::store::{Rotation, SigningKeyRecord, Store};
 
-/// How long a replica keeps signing with the key it last read: a rotation reaches every
-/// replica within this time.
+/// How long a replica keeps signing with the key it last read (never past the moment that
+/// key stops signing): an immediate rotation reaches every replica within this time.
 pub const CURRENT_KEY_CACHE: Duration = Duration::from_secs(5);
+
+/// How long a rotated-in key is published before it signs: longer than the JWKS may be
+/// cached (60 s) plus the 30 s a verifier like jose waits before refetching a key set on
+/// an unknown `kid`, so verifiers already have the key when its first token arrives.
+pub const ACTIVATION_DELAY: Duration = Duration::from_secs(90);
 
 /// Clock skew allowed between Polis replicas and the verifiers.
 const SKEW: Duration = Duration::from_secs(60);
@@ -46,7 +51,21 @@ pub struct KeyRing {
     store: Arc<dyn Store>,
     sealer: Sealer,
     token_ttl: Duration,
-    current: Mutex<Option<(Instant, Arc<SigningKey>)>>,
+    current: Mutex<Option<Cached>>,
+}
+
+/// The signing key as last read, and until when it may be used without reading again.
+#[derive(Clone)]
+struct Cached {
+    read_at: Instant,
+    retired_at: Option<DateTime<Utc>>,
+    key: Arc<SigningKey>,
+}
+
+impl Cached {
+    fn usable_at(&self, now: DateTime<Utc>) -> bool {
+        self.read_at.elapsed() < CURRENT_KEY_CACHE && self.retired_at.is_none_or(|at| now < at)
+    }
 }
 
 impl KeyRing {
@@ -77,36 +96,52 @@ impl KeyRing {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        if let Some((read_at, key)) = cached {
-            if read_at.elapsed() < CURRENT_KEY_CACHE {
-                return Ok(key);
-            }
+        if let Some(cached) = cached.filter(|c| c.usable_at(now)) {
+            return Ok(cached.key);
         }
-        let record = match self.store.current_signing_key().await? {
+        let record = match self.store.signing_key_at(now).await? {
             Some(record) => record,
             None => {
-                let fresh = self.sealer.generate(now)?;
-                self.store.create_signing_key_if_none(fresh).await?
+                let first = self.sealer.generate(now)?;
+                let kid = first.kid.clone();
+                self.store
+                    .create_first_signing_key(first)
+                    .await?
+                    .ok_or(KeyError::Unreadable(kid, "no key signs now"))?
             }
         };
         let key = Arc::new(self.sealer.open(&record)?);
-        *self.current.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((Instant::now(), key.clone()));
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(Cached {
+            read_at: Instant::now(),
+            retired_at: record.retired_at,
+            key: key.clone(),
+        });
         Ok(key)
     }
 
-    /// Makes a new key current; the old one is published until its tokens have expired.
-    pub async fn rotate(&self, now: DateTime<Utc>) -> Result<String, KeyError> {
-        let fresh = self.sealer.generate(now)?;
-        let kid = fresh.kid.clone();
-        self.store.rotate_signing_key(fresh).await?;
+    /// Makes a new key the newest. By default it is published at once and signs from
+    /// [`ACTIVATION_DELAY`] on, while the current key goes on signing until then;
+    /// `immediately` (a compromised key) makes it sign at once and stops every other key.
+    /// Retired keys stay published until the tokens they signed have expired.
+    pub async fn rotate(
+        &self,
+        now: DateTime<Utc>,
+        immediately: bool,
+    ) -> Result<(SigningKeyRecord, Rotation), KeyError> {
+        let mut fresh = self.sealer.generate(now)?;
+        if !immediately {
+            fresh.activates_at =
+                now + chrono::Duration::from_std(ACTIVATION_DELAY).unwrap_or_default();
+        }
+        let rotation = self.store.rotate_signing_key(fresh.clone()).await?;
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        Ok(kid)
+        Ok((fresh, rotation))
     }
 
-    /// The JWK Set to publish at `now`: the current key (created if there is none) and every retired key a token
-    /// still valid could have been signed with (retired less than a token lifetime, the
-    /// replicas' key cache and the allowed skew ago).
+    /// The JWK Set to publish at `now`: the signing key (created if there is none), the
+    /// next one when a rotation is under way, and every retired key a still valid token
+    /// could have been signed with (retired less than a token lifetime, the replicas' key
+    /// cache and the allowed skew ago).
     pub async fn jwks(&self, now: DateTime<Utc>) -> Result<Value, KeyError> {
         // A fresh instance publishes the key it will sign with before its first token.
         self.current(now).await?;
@@ -154,6 +189,7 @@ impl Sealer {
             kid,
             public_jwk,
             created_at: now,
+            activates_at: now,
             retired_at: None,
         })
     }

@@ -1,42 +1,54 @@
 //! `polis keys rotate|list`: the keys that sign org-claims tokens.
 
+use chrono::{DateTime, SecondsFormat, Utc};
+
 use crate::auth::signing_keys::KeyRing;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{KeysCommand, Settings};
+use crate::store::Rotation;
+
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
 
 pub async fn run(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
     let store = super::open_store(settings).await?;
     let claims = &settings.claims;
     match command {
-        KeysCommand::Rotate => {
+        KeysCommand::Rotate { immediately } => {
             let ring = KeyRing::new(
                 store,
                 claims.signing_key_secret.as_deref(),
                 claims.token_ttl(),
             );
-            let kid = ring.rotate(SystemClock.now()).await?;
-            eprintln!(
-                "Key {kid} signs from now on (every replica within a few seconds); the previous \
-                 key stays in the JWKS until the tokens it signed have expired."
-            );
-            println!("{kid}");
+            match ring.rotate(SystemClock.now(), immediately).await? {
+                (key, Rotation::Rotated) => {
+                    eprintln!(
+                        "Key {} is published and signs from {} on; the previous key stays \
+                         published until the tokens it signed have expired.",
+                        key.kid,
+                        time(key.activates_at)
+                    );
+                    println!("{}", key.kid);
+                }
+                (_, Rotation::Pending { activates_at }) => anyhow::bail!(
+                    "a rotation is under way: its key signs from {}; rotate again after that, \
+                     or with --immediately",
+                    time(activates_at)
+                ),
+            }
         }
         KeysCommand::List => {
-            println!("{:<43}  {:<8}  {:<25}  RETIRED", "KID", "STATUS", "CREATED");
+            println!(
+                "{:<43}  {:<25}  {:<25}  RETIRED",
+                "KID", "CREATED", "SIGNS FROM"
+            );
             for key in store.list_signing_keys().await? {
-                let time = |t: chrono::DateTime<chrono::Utc>| {
-                    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                };
-                let status = if key.retired_at.is_none() {
-                    "current"
-                } else {
-                    "retired"
-                };
                 println!(
-                    "{:<43}  {:<8}  {:<25}  {}",
+                    "{:<43}  {:<25}  {:<25}  {}",
                     key.kid,
-                    status,
                     time(key.created_at),
+                    time(key.activates_at),
                     key.retired_at.map(time).unwrap_or_default()
                 );
             }

@@ -24,8 +24,8 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use crate::store::{MembershipQuery, OrgMembershipFacts, SessionKey};
 
-/// How long caches may keep the key set. Short, because a rotated key signs at once:
-/// verifiers that meet an unknown `kid` refetch, and should not get a stale copy for long.
+/// How long caches may keep the key set: less than a rotated-in key is published before it
+/// signs (`ACTIVATION_DELAY`), so no verifier meets a token whose key it cannot fetch.
 const JWKS_CACHE_CONTROL: &str = "public, max-age=60";
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -177,8 +177,9 @@ fn org_claim(facts: OrgMembershipFacts) -> Option<OrgClaim> {
     })
 }
 
-/// The public keys that verify tokens from `POST /me/token`: the current key, and each
-/// retired key until every token it signed has expired. Public.
+/// The public keys that verify tokens from `POST /me/token`: the signing key, the next key
+/// while a rotation is under way (published 90 s before it signs), and each retired key
+/// until every token it signed has expired. Public.
 #[utoipa::path(
     get, path = "/.well-known/jwks.json", tag = "authz", operation_id = "getJwks",
     responses(

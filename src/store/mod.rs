@@ -39,7 +39,7 @@ pub use permission_checks::{
     MemberFacts, MembershipQuery, OrgMembershipFacts, PermissionCheckStore,
 };
 pub use roles::{Role, RolePatch, RoleStore};
-pub use signing_keys::{SigningKeyRecord, SigningKeyStore};
+pub use signing_keys::{Rotation, SigningKeyRecord, SigningKeyStore};
 
 /// Keyset page request: at most `limit` rows strictly after `after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,11 @@
 //! published keys, key rotation, and keys shared by replicas.
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use std::time::Duration;
+
+use polis::auth::signing_keys::KeyRing;
 use polis::config::Settings;
+use polis::store::Rotation;
 use polis::AppState;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -15,6 +19,16 @@ pub const ISSUER: &str = "http://127.0.0.1:8080";
 /// Verifies `token` against the key set `jwks` as a backend would: signature by the key its
 /// `kid` names, ES256 only, issuer, `exp` and `nbf`.
 pub fn verify(token: &str, jwks: &Value) -> Result<Value, String> {
+    verify_with(token, jwks, true)
+}
+
+/// [`verify`] without the time checks, for tokens issued by a server whose clock a test
+/// moved forward.
+fn verify_signature(token: &str, jwks: &Value) -> Result<Value, String> {
+    verify_with(token, jwks, false)
+}
+
+fn verify_with(token: &str, jwks: &Value, check_times: bool) -> Result<Value, String> {
     let header = jsonwebtoken::decode_header(token).map_err(|e| e.to_string())?;
     let kid = header.kid.ok_or("no kid")?;
     let jwk = jwks["keys"]
@@ -26,7 +40,8 @@ pub fn verify(token: &str, jwks: &Value) -> Result<Value, String> {
     let mut validation = Validation::new(Algorithm::ES256);
     validation.set_issuer(&[ISSUER]);
     validation.set_required_spec_claims(&["exp", "iss", "sub", "nbf"]);
-    validation.validate_nbf = true;
+    validation.validate_nbf = check_times;
+    validation.validate_exp = check_times;
     jsonwebtoken::decode::<Value>(token, &key, &validation)
         .map(|data| data.claims)
         .map_err(|e| e.to_string())
@@ -216,6 +231,21 @@ impl Replica {
     }
 }
 
+fn kids(jwks: &Value) -> Vec<String> {
+    let keys = jwks["keys"].as_array().unwrap();
+    keys.iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// What `polis keys rotate` does, from another process.
+async fn rotate(app: &TestApp, immediately: bool) -> (String, Rotation) {
+    let ring = KeyRing::new(app.db.store.clone(), None, Duration::from_secs(60));
+    let now = polis::clock::Clock::now(app.clock.as_ref());
+    let (key, rotation) = ring.rotate(now, immediately).await.unwrap();
+    (key.kid, rotation)
+}
+
 async fn rotation_keeps_old_tokens_until_they_expire(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.user("alice");
@@ -224,51 +254,76 @@ async fn rotation_keeps_old_tokens_until_they_expire(backend: Backend) {
         .str("token");
     let old_kid = kid(&old);
 
-    // `polis keys rotate` does exactly this, from another process.
-    let ring = polis::auth::signing_keys::KeyRing::new(
-        app.db.store.clone(),
-        None,
-        std::time::Duration::from_secs(60),
+    // The next key is published at once, and signs only once verifiers have had it.
+    let (new_kid, rotation) = rotate(&app, false).await;
+    assert_eq!(rotation, Rotation::Rotated);
+    assert_eq!(
+        kids(&jwks(&app.base).await),
+        [new_kid.clone(), old_kid.clone()]
     );
-    let new_kid = ring
-        .rotate(polis::clock::Clock::now(app.clock.as_ref()))
-        .await
-        .unwrap();
-    assert_ne!(new_kid, old_kid);
-
-    // A replica that reads the key now signs with the new one; both are published.
     let other = replica(&app, |_| {}).await;
+    assert_eq!(kid(&other.token(&alice).await), old_kid, "not yet");
+    assert!(matches!(
+        rotate(&app, false).await.1,
+        Rotation::Pending { .. }
+    ));
+    let activation = polis::auth::signing_keys::ACTIVATION_DELAY;
+    app.clock
+        .advance(chrono::Duration::from_std(activation).unwrap());
+    // A replica that read the old key after the rotation knows when it stops signing.
     let new = other.token(&alice).await;
-    assert_eq!(kid(&new), new_kid);
+    assert_eq!(kid(&new), new_kid, "replicas switch at the activation time");
+    let fresh = replica(&app, |_| {}).await;
+    assert_eq!(kid(&fresh.token(&alice).await), new_kid);
+
+    old_key_outlives_its_tokens(&app, &other, (&old, &old_kid), (&new, &new_kid)).await;
+    rotate_at_once(&app, &alice, &new_kid).await;
+}
+
+/// The old key is published as long as tokens it signed may be valid, and no longer.
+async fn old_key_outlives_its_tokens(
+    app: &TestApp,
+    other: &Replica,
+    (old, old_kid): (&str, &str),
+    (new, new_kid): (&str, &str),
+) {
     let published = jwks(&app.base).await;
     assert_eq!(
         jwks(&other.base).await,
         published,
         "replicas publish the same keys"
     );
-    assert!(verify(&old, &published).is_ok(), "old tokens stay valid");
-    assert!(verify(&new, &published).is_ok());
+    assert!(verify(old, &published).is_ok(), "old tokens stay valid");
+    assert!(verify_signature(new, &published).is_ok());
     let stored = app.store().list_signing_keys().await.unwrap();
-    let retired = stored.iter().find(|k| k.kid == old_kid).unwrap();
+    let retired = stored.iter().find(|k| k.kid == *old_kid).unwrap();
     assert!(
-        retired.retired_at.is_some() && retired.private_key.is_none(),
-        "erased"
+        retired.private_key.is_none(),
+        "erased once it stops signing"
     );
 
     // Once every token the old key signed has expired, it is no longer published.
     app.clock
         .advance(chrono::Duration::seconds(60 + 5 + 60 + 1));
     let later = jwks(&app.base).await;
-    let kids: Vec<&str> = later["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
-    assert_eq!(kids, [new_kid.as_str()]);
-    assert!(verify(&old, &later)
+    assert_eq!(kids(&later), [new_kid]);
+    assert!(verify(old, &later)
         .unwrap_err()
         .contains("no published key"));
+}
+
+/// A compromised key: the new one signs at once (on a replica reading it afresh; the others
+/// within their few seconds of key cache), and the old one stops signing.
+async fn rotate_at_once(app: &TestApp, alice: &User, compromised: &str) {
+    let (newest, rotation) = rotate(app, true).await;
+    assert_eq!(rotation, Rotation::Rotated);
+    let fresh = replica(app, |_| {}).await;
+    let jwt = fresh.token(alice).await;
+    assert_eq!(kid(&jwt), newest);
+    assert!(verify_signature(&jwt, &jwks(&fresh.base).await).is_ok());
+    let stored = app.store().list_signing_keys().await.unwrap();
+    let old = stored.iter().find(|k| k.kid == compromised).unwrap();
+    assert!(old.retired_at.is_some() && old.private_key.is_none());
 }
 
 async fn replicas_agree_on_the_first_key(backend: Backend) {
