@@ -68,6 +68,11 @@ export POLIS_LISTEN_ADDR="127.0.0.1:$polis_port"
 export KRATOS_PUBLIC_URL="http://127.0.0.1:$kratos_public_port"
 export KRATOS_ADMIN_URL="http://127.0.0.1:$kratos_admin_port"
 export POLIS_LOG_FORMAT=text
+# Short-lived org tokens, so that the scenario sees one expire; the issuer the scenario
+# verifies; signing keys sealed at rest, as in production.
+export POLIS_TOKEN_TTL=3
+export POLIS_PUBLIC_URL="$polis_url"
+export POLIS_SIGNING_KEY_SECRET="e2e-signing-key-secret-$(date +%s)-0123456789abcdef"
 
 # Migrates the database and prints the key, once, on stdout.
 api_key="$("$polis_bin" api-keys create --name e2e --scope admin 2>>"$logs/polis.log")"
@@ -103,4 +108,5 @@ cd "$client_dir"
 say "type-checking the client and the scenario"
 npx --no-install tsc --noEmit
 say "running the scenario"
-POLIS_URL="$polis_url" POLIS_E2E_API_KEY="$api_key" npx --no-install tsx e2e/scenario.ts
+POLIS_URL="$polis_url" POLIS_E2E_API_KEY="$api_key" POLIS_BIN="$polis_bin" \
+  npx --no-install tsx e2e/scenario.ts

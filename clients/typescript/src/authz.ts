@@ -57,14 +57,16 @@ export interface VerifyOrgTokenOptions {
   currentDate?: Date;
 }
 
-// One remote key set per URL, so every verification shares its cache and cooldown.
+// One remote key set per URL, so every verification shares its cache and cooldown. Kept as
+// long as Polis lets caches keep it (60 s); an unknown `kid` refetches it at most every 5 s,
+// so a key rotated in `--immediately` is accepted within seconds.
 const keySets = new Map<string, JWTVerifyGetKey>();
 
 function keySet(url: string | URL): JWTVerifyGetKey {
   const key = String(url);
   let set = keySets.get(key);
   if (!set) {
-    set = createRemoteJWKSet(new URL(key));
+    set = createRemoteJWKSet(new URL(key), { cacheMaxAge: 60_000, cooldownDuration: 5_000 });
     keySets.set(key, set);
   }
   return set;
