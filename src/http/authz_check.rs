@@ -46,16 +46,13 @@ pub struct CheckItem {
     pub org: String,
     /// A permission key, `org:<feature>:<action>`.
     #[serde(default)]
-    #[schema(nullable = false)]
     pub permission: Option<String>,
     /// A role key, `org:<name>`.
     #[serde(default)]
-    #[schema(nullable = false)]
     pub role: Option<String>,
     /// A Kratos identity id (UUID). Identities may ask only about themselves and may
     /// leave it out; API keys must name one. Checked per item, so it is a plain string.
     #[serde(default)]
-    #[schema(nullable = false)]
     pub identity_id: Option<String>,
 }
 

@@ -40,7 +40,6 @@ pub struct OrgTokenRequest {
     /// The org the claims are about: its UUID, slug or Clerk id (`org_…`); the caller must
     /// belong to it. Without it, the session's active org; without one, no org claims.
     #[serde(default)]
-    #[schema(nullable = false)]
     pub org: Option<String>,
 }
 

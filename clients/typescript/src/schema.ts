@@ -536,13 +536,13 @@ export interface components {
              * @description A Kratos identity id (UUID). Identities may ask only about themselves and may
              *     leave it out; API keys must name one. Checked per item, so it is a plain string.
              */
-            identity_id?: string;
+            identity_id?: string | null;
             /** @description The org's UUID, slug or Clerk id (`org_…`). */
             org: string;
             /** @description A permission key, `org:<feature>:<action>`. */
-            permission?: string;
+            permission?: string | null;
             /** @description A role key, `org:<name>`. */
-            role?: string;
+            role?: string | null;
         };
         CheckRequest: {
             /** @description 1 to 100 checks, answered in this order. */
@@ -867,7 +867,7 @@ export interface components {
              * @description The org the claims are about: its UUID, slug or Clerk id (`org_…`); the caller must
              *     belong to it. Without it, the session's active org; without one, no org claims.
              */
-            org?: string;
+            org?: string | null;
         };
         /** @description A signed token and when it expires. */
         OrgTokenResponse: {
