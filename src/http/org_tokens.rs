@@ -118,7 +118,8 @@ async fn me_token_create(
             identity: identity.id,
             session: identity.session().map(|s| s.id),
             issued_at: now,
-            ttl: chrono::Duration::seconds(state.settings.claims.token_ttl as i64),
+            ttl: chrono::Duration::from_std(state.settings.claims.token_ttl())
+                .map_err(|err| ApiError::internal(&err))?,
             jti: Uuid::new_v4().to_string(),
         },
         org.and_then(org_claim),

@@ -149,7 +149,49 @@ async fn whole_request_rules(backend: Backend) {
     .assert_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
 }
 
+/// Apps that kept Clerk's org ids ask with them, in checks and for tokens.
+async fn clerk_ids_name_orgs_too(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let bob = app.user("bob");
+    let document = json!({
+        "organizations": [crate::import::org("org_2claims", "claims-imported")],
+        "memberships": [crate::import::membership("orgmem_1", "org_2claims", "user_bob", &bob.email, "org:admin")],
+        "user_map": {"user_bob": bob.id},
+    });
+    let imported = app
+        .post(
+            "/admin/imports/clerk",
+            Auth::Bearer(&app.admin_key),
+            document,
+        )
+        .await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.body);
+    let results = check(
+        &app,
+        Auth::Bearer(&bob.token),
+        json!([{"org": "org_2claims", "role": "org:admin"}, {"org": "org_2nothing"}]),
+    )
+    .await;
+    assert_eq!(results[0]["allowed"], true, "{}", results[0]);
+    assert_eq!(error_code(&results[1]), "org_not_found");
+    let issued = app
+        .post(
+            "/me/token",
+            Auth::Bearer(&bob.token),
+            json!({"org": "org_2claims"}),
+        )
+        .await;
+    let claims = crate::org_tokens::verify(
+        &issued.str("token"),
+        &crate::org_tokens::jwks(&app.base).await,
+    )
+    .unwrap();
+    assert_eq!(claims["org_slug"], "claims-imported");
+    assert_eq!(claims["org_role"], "org:admin");
+}
+
 on_both_backends!(
+    clerk_ids_name_orgs_too,
     answers_in_order_with_errors_per_item,
     api_keys_ask_about_anyone,
     whole_request_rules,
