@@ -1,7 +1,7 @@
 //! The ES256 keys that sign org-claims tokens. They live in the database, so every
 //! replica signs with the same current key and publishes the same JWKS. A private key is
 //! stored as PKCS#8, sealed with AES-256-GCM under `POLIS_SIGNING_KEY_SECRET` when that is
-//! set (`plain:` otherwise), erased when the key retires, and never logged or returned.
+//! set (`plain:` otherwise), erased once the key stops signing, and never logged or returned.
 //! Keys are generated with `ring`, which jsonwebtoken also signs with.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,7 +23,7 @@ use crate::store::{Rotation, SigningKeyRecord, Store};
 /// key stops signing): an immediate rotation reaches every replica within this time.
 pub const CURRENT_KEY_CACHE: Duration = Duration::from_secs(5);
 
-/// How long a rotated-in key is published before it signs: longer than the JWKS may be
+/// How long a rotated-in key is published before it signs: as long as the JWKS may be
 /// cached (60 s) plus the 30 s a verifier like jose waits before refetching a key set on
 /// an unknown `kid`, so verifiers already have the key when its first token arrives.
 pub const ACTIVATION_DELAY: Duration = Duration::from_secs(90);

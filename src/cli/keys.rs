@@ -22,12 +22,12 @@ pub async fn run(settings: &Settings, command: KeysCommand) -> anyhow::Result<()
                 claims.token_ttl(),
             );
             match ring.rotate(SystemClock.now(), immediately).await? {
-                (key, Rotation::Rotated) => {
+                (key, Rotation::Rotated { activates_at }) => {
                     eprintln!(
                         "Key {} is published and signs from {} on; the previous key stays \
                          published until the tokens it signed have expired.",
                         key.kid,
-                        time(key.activates_at)
+                        time(activates_at)
                     );
                     println!("{}", key.kid);
                 }

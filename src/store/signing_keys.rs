@@ -38,8 +38,9 @@ impl std::fmt::Debug for SigningKeyRecord {
 /// What a rotation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
-    /// The new key is the newest; it signs from its `activates_at`.
-    Rotated,
+    /// The new key is the newest; it signs from `activates_at` (at once when no key
+    /// existed before).
+    Rotated { activates_at: DateTime<Utc> },
     /// Another rotation is still waiting for its key (activating then) to sign; nothing
     /// changed.
     Pending { activates_at: DateTime<Utc> },
@@ -169,7 +170,7 @@ impl SigningKeyStore for SqlStore {
         load_signing(&mut conn, key.created_at).await
     }
 
-    async fn rotate_signing_key(&self, key: SigningKeyRecord) -> StoreResult<Rotation> {
+    async fn rotate_signing_key(&self, mut key: SigningKeyRecord) -> StoreResult<Rotation> {
         let now = key.created_at;
         let mut tx = self.db.begin_write().await?;
         let lock = tx.dialect().lock_rows;
@@ -178,6 +179,10 @@ impl SigningKeyStore for SqlStore {
         ))
         .optional_scalar(&mut tx)
         .await?;
+        if newest.is_none() {
+            // Nothing signs yet: there is no old key for verifiers to use meanwhile.
+            key.activates_at = now;
+        }
         let immediately = key.activates_at <= now;
         if let Some(activates_at) = newest.filter(|at| *at > now && !immediately) {
             return Ok(Rotation::Pending { activates_at });
@@ -194,7 +199,9 @@ impl SigningKeyStore for SqlStore {
         insert_key(&mut tx, &key).await?;
         erase_retired(&mut tx, now).await?;
         tx.commit().await?;
-        Ok(Rotation::Rotated)
+        Ok(Rotation::Rotated {
+            activates_at: key.activates_at,
+        })
     }
 
     async fn published_signing_keys(

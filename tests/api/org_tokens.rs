@@ -238,6 +238,11 @@ fn kids(jwks: &Value) -> Vec<String> {
         .collect()
 }
 
+#[track_caller]
+fn assert_rotated(rotation: &Rotation) {
+    assert!(matches!(rotation, Rotation::Rotated { .. }), "{rotation:?}");
+}
+
 /// What `polis keys rotate` does, from another process.
 async fn rotate(app: &TestApp, immediately: bool) -> (String, Rotation) {
     let ring = KeyRing::new(app.db.store.clone(), None, Duration::from_secs(60));
@@ -256,7 +261,7 @@ async fn rotation_keeps_old_tokens_until_they_expire(backend: Backend) {
 
     // The next key is published at once, and signs only once verifiers have had it.
     let (new_kid, rotation) = rotate(&app, false).await;
-    assert_eq!(rotation, Rotation::Rotated);
+    assert_rotated(&rotation);
     assert_eq!(
         kids(&jwks(&app.base).await),
         [new_kid.clone(), old_kid.clone()]
@@ -312,11 +317,24 @@ async fn old_key_outlives_its_tokens(
         .contains("no published key"));
 }
 
+/// `polis keys rotate` before any key exists makes the first key, signing at once.
+async fn first_rotation_signs_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (kid_made, rotation) = rotate(&app, false).await;
+    let now = polis::clock::Clock::now(app.clock.as_ref());
+    assert_eq!(rotation, Rotation::Rotated { activates_at: now });
+    let alice = app.user("alice");
+    let jwt = token(&app, Auth::Bearer(&alice.token), json!({}))
+        .await
+        .str("token");
+    assert_eq!(kid(&jwt), kid_made);
+}
+
 /// A compromised key: the new one signs at once (on a replica reading it afresh; the others
 /// within their few seconds of key cache), and the old one stops signing.
 async fn rotate_at_once(app: &TestApp, alice: &User, compromised: &str) {
     let (newest, rotation) = rotate(app, true).await;
-    assert_eq!(rotation, Rotation::Rotated);
+    assert_rotated(&rotation);
     let fresh = replica(app, |_| {}).await;
     let jwt = fresh.token(alice).await;
     assert_eq!(kid(&jwt), newest);
@@ -372,5 +390,6 @@ on_both_backends!(
     jwks_is_public_cacheable_and_private_free,
     rotation_keeps_old_tokens_until_they_expire,
     replicas_agree_on_the_first_key,
+    first_rotation_signs_at_once,
     sealed_keys_need_their_secret,
 );
