@@ -256,3 +256,68 @@ async fn tokens_and_keys_never_reach_the_logs() {
         assert!(!text.contains(secret), "a secret was logged");
     }
 }
+
+/// The double answers as Hydra's admin introspection does (docs/kratos.md §9), so the tests
+/// above exercise the client against Hydra's real wire format.
+#[tokio::test]
+async fn the_double_speaks_hydras_wire_format() {
+    let hydra = HydraDouble::start().await;
+    let url = format!("{}/admin/oauth2/introspect", hydra.admin_url());
+    let http = reqwest::Client::new();
+    let introspect = |form: Vec<(&'static str, String)>| {
+        let request = http.post(&url).header("X-Request-Id", "req-1").form(&form);
+        async move { crate::harness::Reply::from(request.send().await.unwrap()).await }
+    };
+    let token = hydra.issue(
+        "6f9c3a52-1f0e-4d2b-9a57-0c2f5f0b8e11",
+        "app",
+        &["openid", "orgs:read"],
+        HOUR,
+    );
+    assert!(token.starts_with("ory_at_") && token.contains('.'));
+
+    let active = introspect(vec![("token", token.clone())]).await;
+    assert_eq!(active.status, StatusCode::OK);
+    let header = |reply: &crate::harness::Reply, name: &str| {
+        reply
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header(&active, "content-type").as_deref(),
+        Some("application/json;charset=UTF-8")
+    );
+    assert_eq!(
+        header(&active, "cache-control").as_deref(),
+        Some("no-store")
+    );
+    let body = &active.body;
+    assert_eq!(body["active"], true);
+    assert_eq!(body["scope"], "openid orgs:read");
+    assert_eq!(body["aud"], json!([]));
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["token_use"], "access_token");
+    assert!(body["exp"].is_i64() && body["iat"].is_i64() && body["nbf"].is_i64());
+    assert!(body.get("ext").is_none(), "only when set");
+
+    // `scope=` narrows: a scope the token lacks makes it inactive.
+    let narrowed = introspect(vec![
+        ("token", token.clone()),
+        ("scope", "orgs:write".into()),
+    ])
+    .await;
+    assert_eq!(narrowed.body, json!({"active": false}));
+    hydra.revoke(&token);
+    let revoked = introspect(vec![("token", token)]).await;
+    assert_eq!(
+        (revoked.status, revoked.body.clone()),
+        (StatusCode::OK, json!({"active": false}))
+    );
+    let missing = introspect(vec![]).await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.body["error"], "invalid_request");
+    assert_eq!(missing.body["status_code"], 400);
+    assert_eq!(missing.body["request_id"], "req-1");
+}
