@@ -1,5 +1,7 @@
 //! The `polis` subcommands.
 
+mod keys;
+
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -23,6 +25,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Export(ExportCommand::Clerk(args)) => {
             crate::import::command::export_clerk(args).await
         }
+        Command::Keys(command) => keys::run(&cli.settings, command).await,
         Command::Openapi => {
             println!("{}", crate::http::openapi_json());
             Ok(())

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+mod claims;
+pub use claims::ClaimsSettings;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "polis",
@@ -39,6 +42,22 @@ pub enum Command {
     /// Save what an import would read, without importing it.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Manage the keys that sign org-claims tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Publish a new key now and sign with it from 90 s on; the old key stays published
+    /// until its tokens have expired.
+    Rotate {
+        /// Sign with the new key at once and stop every other key (a compromised key).
+        #[arg(long)]
+        immediately: bool,
+    },
+    /// List the signing keys (never their private halves).
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -313,6 +332,8 @@ pub struct Settings {
     #[arg(long, env = "POLIS_DB_STATEMENT_TIMEOUT_MS", default_value_t = 30_000,
         value_parser = clap::value_parser!(u64).range(0..=3_600_000), global = true)]
     pub db_statement_timeout_ms: u64,
+    #[command(flatten)]
+    pub claims: ClaimsSettings,
 }
 
 /// A listen address that may be switched off with an empty value.
@@ -475,6 +496,7 @@ impl std::fmt::Debug for Settings {
             .field("rate_limit_writes", &self.rate_limit_writes)
             .field("rate_limit_anonymous", &self.rate_limit_anonymous)
             .field("db_max_connections", &self.db_max_connections)
+            .field("claims", &self.claims)
             .finish_non_exhaustive()
     }
 }

@@ -45,6 +45,8 @@ pub enum ErrorCode {
     DatabaseUnavailable,
     RateLimited,
     InternalError,
+    /// An OAuth2 access token without the scope the request needs.
+    InsufficientScope,
 }
 
 impl ErrorCode {
@@ -61,7 +63,8 @@ impl ErrorCode {
             | AalRequired
             | InvitationEmailMismatch
             | RoleNotGrantable
-            | DirectAddDisabled => StatusCode::FORBIDDEN,
+            | DirectAddDisabled
+            | InsufficientScope => StatusCode::FORBIDDEN,
             OrgNotFound | MemberNotFound | RoleNotFound | RouteNotFound | InvitationNotFound => {
                 StatusCode::NOT_FOUND
             }

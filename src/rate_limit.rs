@@ -183,6 +183,12 @@ mod tests {
             id: Uuid::now_v7(),
             verified_emails: vec![],
             via_cookie: false,
+            credential: crate::domain::caller::IdentityCredential::Session(
+                crate::domain::caller::SessionRef {
+                    id: Uuid::now_v7(),
+                    expires_at: None,
+                },
+            ),
         })
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::auth::identities::IdentityDirectory;
+use crate::auth::signing_keys::KeyRing;
 use crate::auth::Authenticator;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
@@ -25,6 +26,8 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// Shutdown has begun (readiness turns 503); background workers stop on it.
     pub lifecycle: Lifecycle,
+    /// The keys that sign org-claims tokens.
+    pub keys: Arc<KeyRing>,
 }
 
 impl AppState {
@@ -37,7 +40,13 @@ impl AppState {
             settings.identity_traits.clone(),
             settings.session_cache_capacity,
         );
+        let keys = KeyRing::new(
+            store.clone(),
+            settings.claims.signing_key_secret.as_deref(),
+            settings.claims.token_ttl(),
+        );
         Ok(AppState {
+            keys: Arc::new(keys),
             store,
             auth: Arc::new(auth),
             identities: Arc::new(identities),

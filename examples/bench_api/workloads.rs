@@ -158,6 +158,54 @@ pub const WORKLOADS: &[Workload] = &[
         }),
         on_sqlite: false,
     },
+    Workload {
+        name: "C1",
+        description: "POST /authz/check, one permission (session)",
+        unit: "rps",
+        build: check_one,
+        floor: Some(FloorScript {
+            file: "c1.sql",
+            sql: include_str!("../bench/c1.sql"),
+        }),
+        target: Some(Target {
+            min_floor_ratio: 0.5,
+            max_p99_ms: Some(2.0),
+        }),
+        on_sqlite: true,
+    },
+    Workload {
+        name: "C1-key",
+        description: "the same check asked by the admin API key about the caller",
+        unit: "rps",
+        build: check_one_with_api_key,
+        floor: None,
+        target: None,
+        on_sqlite: false,
+    },
+    Workload {
+        name: "C10",
+        description: "POST /authz/check, 10 orgs in one request (session)",
+        unit: "rps",
+        build: check_ten,
+        floor: Some(FloorScript {
+            file: "c10.sql",
+            sql: include_str!("../bench/c10.sql"),
+        }),
+        target: Some(Target {
+            min_floor_ratio: 0.5,
+            max_p99_ms: None,
+        }),
+        on_sqlite: false,
+    },
+    Workload {
+        name: "T1",
+        description: "POST /me/token for one org (ES256 signature)",
+        unit: "rps",
+        build: org_token,
+        floor: None,
+        target: None,
+        on_sqlite: false,
+    },
 ];
 
 pub const COMPARISONS: &[Comparison] = &[Comparison {
@@ -223,6 +271,51 @@ fn add_then_remove_member(fixture: &Fixture, ctx: &mut OpContext) -> Vec<Request
             expect: StatusCode::NO_CONTENT,
         },
     ]
+}
+
+fn post(path: &str, credential: Credential, body: serde_json::Value) -> Request {
+    Request {
+        method: Method::POST,
+        path: path.to_owned(),
+        credential,
+        json_body: Some(body.to_string()),
+        expect: StatusCode::OK,
+    }
+}
+
+fn check_one(fixture: &Fixture, ctx: &mut OpContext) -> Vec<Request> {
+    let org = any_of_my_orgs(fixture, ctx);
+    let checks = json!({ "checks": [{ "org": org, "permission": "org:sys_memberships:manage" }] });
+    vec![post("/authz/check", fixture.session(), checks)]
+}
+
+fn check_one_with_api_key(fixture: &Fixture, ctx: &mut OpContext) -> Vec<Request> {
+    let org = any_of_my_orgs(fixture, ctx);
+    let check = json!({ "org": org, "identity_id": fixture.me, "permission": "org:sys_memberships:manage" });
+    vec![post(
+        "/authz/check",
+        fixture.api_key(),
+        json!({ "checks": [check] }),
+    )]
+}
+
+/// Ten consecutive orgs of the caller's (always ten distinct ones, as c10.sql reads).
+fn check_ten(fixture: &Fixture, ctx: &mut OpContext) -> Vec<Request> {
+    let first = ctx.rng.gen_range(0..=fixture.my_orgs.len() - 10);
+    let checks: Vec<_> = fixture.my_orgs[first..first + 10]
+        .iter()
+        .map(|org| json!({ "org": org, "permission": "org:sys_memberships:manage" }))
+        .collect();
+    vec![post(
+        "/authz/check",
+        fixture.session(),
+        json!({ "checks": checks }),
+    )]
+}
+
+fn org_token(fixture: &Fixture, ctx: &mut OpContext) -> Vec<Request> {
+    let org = any_of_my_orgs(fixture, ctx);
+    vec![post("/me/token", fixture.session(), json!({ "org": org }))]
 }
 
 /// The workloads `--only` names (all when empty), in catalog order.

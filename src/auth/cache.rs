@@ -140,6 +140,7 @@ mod tests {
     fn ttl_never_outlives_the_session() {
         let cache = SessionCache::new(Duration::from_secs(30), 10);
         let soon = SessionInfo {
+            session_id: uuid::Uuid::nil(),
             identity_id: uuid::Uuid::nil(),
             expires_at: Some(Utc::now() + chrono::Duration::seconds(3)),
             verified_emails: vec![],

@@ -49,6 +49,8 @@ pub enum WhoamiOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
+    /// The Kratos session's own id (`sid` in org tokens; the active org is kept per session).
+    pub session_id: Uuid,
     pub identity_id: Uuid,
     pub expires_at: Option<DateTime<Utc>>,
     pub verified_emails: Vec<String>,
@@ -72,6 +74,7 @@ impl From<KratosUnavailable> for ApiError {
 
 #[derive(Deserialize)]
 struct SessionBody {
+    id: Uuid,
     active: Option<bool>,
     expires_at: Option<DateTime<Utc>>,
     identity: IdentityBody,
@@ -377,6 +380,7 @@ fn session_outcome(body: SessionBody) -> WhoamiOutcome {
         .map(|a| a.value)
         .collect();
     WhoamiOutcome::Active(SessionInfo {
+        session_id: body.id,
         identity_id: body.identity.id,
         expires_at: body.expires_at,
         verified_emails,
@@ -444,6 +448,7 @@ mod tests {
     #[test]
     fn inactive_or_expired_sessions_are_unauthorized() {
         let body = |active, expires_at| SessionBody {
+            id: Uuid::nil(),
             active,
             expires_at,
             identity: IdentityBody {

@@ -2,10 +2,13 @@
 //! (cookie, `X-Session-Token` or bearer token) that Kratos confirms. Credentials are
 //! never logged; an unreachable Kratos means 503, never "authenticated".
 
+pub mod access_tokens;
 pub mod api_keys;
 pub mod cache;
+pub mod hydra;
 pub mod identities;
 pub mod kratos;
+pub mod signing_keys;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -16,24 +19,28 @@ use axum::http::{header, HeaderMap, Method};
 use uuid::Uuid;
 
 use crate::config::Settings;
-use crate::domain::caller::{ApiKeyCaller, IdentityCaller};
+use crate::domain::caller::{ApiKeyCaller, IdentityCaller, IdentityCredential, SessionRef};
 use crate::domain::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::metrics::Metrics;
 use crate::rate_limit::{ClientIp, RateLimits};
 use crate::store::Store;
+use access_tokens::AccessTokens;
 use cache::SessionCache;
 use kratos::{KratosClient, KratosIdentity, SessionCredential, WhoamiOutcome};
 
 /// A credential found in the request, before it is checked.
 enum Presented {
     ApiKey(String),
+    /// A Hydra OAuth2 access token (`ory_at_…`).
+    AccessToken(String),
     Session(SessionCredential),
 }
 
 pub struct Authenticator {
     kratos: KratosClient,
     sessions: SessionCache,
+    access_tokens: AccessTokens,
     store: Arc<dyn Store>,
     cookie_name: String,
     allowed_origins: Vec<String>,
@@ -53,6 +60,11 @@ impl Authenticator {
                 settings.session_cache_capacity,
             )
             .with_metrics(metrics.session_cache.clone()),
+            access_tokens: AccessTokens::new(
+                &settings.claims,
+                settings.session_cache_ttl(),
+                settings.session_cache_capacity,
+            )?,
             store,
             cookie_name: settings.kratos_session_cookie.clone(),
             allowed_origins: settings.allowed_origins(),
@@ -67,6 +79,7 @@ impl Authenticator {
     pub async fn authenticate(&self, method: &Method, headers: &HeaderMap) -> ApiResult<Caller> {
         match self.presented(headers)? {
             Presented::ApiKey(key) => self.api_key(&key).await,
+            Presented::AccessToken(token) => self.access_tokens.authenticate(method, &token).await,
             Presented::Session(credential) => {
                 let via_cookie = matches!(credential, SessionCredential::Cookie(_));
                 if via_cookie && !is_safe(method) {
@@ -83,14 +96,16 @@ impl Authenticator {
         self.presented(headers).is_ok()
     }
 
-    /// Picks the credential: `Authorization: Bearer` (a Polis key or a session token),
-    /// then `X-Session-Token`, then the Kratos session cookie.
+    /// Picks the credential: `Authorization: Bearer` (a Polis key, a Hydra access token or
+    /// a session token), then `X-Session-Token`, then the Kratos session cookie.
     fn presented(&self, headers: &HeaderMap) -> ApiResult<Presented> {
         if let Some(value) = headers.get(header::AUTHORIZATION) {
             let value = value.to_str().map_err(|_| unauthenticated())?;
             let token = bearer_token(value).ok_or_else(unauthenticated)?;
             return Ok(if token.starts_with(api_keys::PREFIX) {
                 Presented::ApiKey(token.to_owned())
+            } else if token.starts_with(access_tokens::PREFIX) {
+                Presented::AccessToken(token.to_owned())
             } else {
                 Presented::Session(SessionCredential::Token(token.to_owned()))
             });
@@ -149,6 +164,10 @@ impl Authenticator {
                 id: session.identity_id,
                 verified_emails: session.verified_emails,
                 via_cookie,
+                credential: IdentityCredential::Session(SessionRef {
+                    id: session.session_id,
+                    expires_at: session.expires_at,
+                }),
             })),
             WhoamiOutcome::Unauthorized => Err(unauthenticated()),
             WhoamiOutcome::AalRequired {

@@ -43,6 +43,16 @@ pub enum Action {
     AdminOnly,
     /// See one's own memberships and invitations: only identities have any.
     OwnAccount,
+    /// Get a signed token of one's own org claims (`POST /me/token`): identities only.
+    IssueOrgToken,
+    /// Read or change the active org, which belongs to a Kratos session: identities
+    /// signed in with one, not access tokens.
+    ActiveOrg,
+    /// Ask what role and permissions `identity_id` has (`POST /authz/check`): identities
+    /// about themselves, read and admin API keys about anyone.
+    CheckPermissions {
+        identity_id: Uuid,
+    },
 }
 
 impl Action {
@@ -57,6 +67,9 @@ impl Action {
                 | Action::ManageRoles
                 | Action::AdminOnly
                 | Action::OwnAccount
+                | Action::IssueOrgToken
+                | Action::ActiveOrg
+                | Action::CheckPermissions { .. }
         )
     }
 
@@ -69,6 +82,7 @@ impl Action {
                 | Action::ReadMembership { .. }
                 | Action::ReadInvitations
                 | Action::ReadRoles
+                | Action::CheckPermissions { .. }
         )
     }
 }
@@ -164,7 +178,15 @@ fn authorize_action(
     permissions: Option<&[String]>,
 ) -> Result<(), Denied> {
     let identity = match caller {
-        Caller::ApiKey(_) if matches!(action, Action::OwnAccount | Action::ListOwnOrgs) => {
+        Caller::ApiKey(_)
+            if matches!(
+                action,
+                Action::OwnAccount
+                    | Action::ListOwnOrgs
+                    | Action::IssueOrgToken
+                    | Action::ActiveOrg
+            ) =>
+        {
             return Err(Denied::Forbidden)
         }
         Caller::ApiKey(key) => {
@@ -178,9 +200,13 @@ fn authorize_action(
     };
     if action.is_instance_wide() {
         return match action {
-            Action::CreateOrg | Action::ListOwnOrgs | Action::ReadRoles | Action::OwnAccount => {
-                Ok(())
-            }
+            Action::CreateOrg
+            | Action::ListOwnOrgs
+            | Action::ReadRoles
+            | Action::OwnAccount
+            | Action::IssueOrgToken => Ok(()),
+            Action::ActiveOrg if identity.session().is_some() => Ok(()),
+            Action::CheckPermissions { identity_id } if identity_id == identity.id => Ok(()),
             _ => Err(Denied::Forbidden),
         };
     }
@@ -208,7 +234,10 @@ fn authorize_action(
         | Action::ReadRoles
         | Action::ManageRoles
         | Action::AdminOnly
-        | Action::OwnAccount => return Err(Denied::Forbidden),
+        | Action::OwnAccount
+        | Action::IssueOrgToken
+        | Action::ActiveOrg
+        | Action::CheckPermissions { .. } => return Err(Denied::Forbidden),
     };
     if has_permission(permissions, required) {
         Ok(())
@@ -281,13 +310,19 @@ impl Visibility {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::caller::{ApiKeyCaller, IdentityCaller};
+    use crate::domain::caller::{
+        AccessTokenGrant, ApiKeyCaller, IdentityCaller, IdentityCredential, SessionRef,
+    };
 
     fn identity(id: Uuid) -> Caller {
         Caller::Identity(IdentityCaller {
             id,
             verified_emails: vec![],
             via_cookie: false,
+            credential: IdentityCredential::Session(SessionRef {
+                id: Uuid::now_v7(),
+                expires_at: None,
+            }),
         })
     }
 
@@ -501,5 +536,57 @@ mod tests {
             ),
             Ok(())
         );
+    }
+
+    fn access_token(id: Uuid) -> Caller {
+        Caller::Identity(IdentityCaller {
+            id,
+            verified_emails: vec![],
+            via_cookie: false,
+            credential: IdentityCredential::AccessToken(AccessTokenGrant {
+                client_id: "app".into(),
+                scopes: vec!["orgs:read".into()],
+            }),
+        })
+    }
+
+    #[test]
+    fn permission_checks_are_about_oneself_unless_an_api_key_asks() {
+        let id = Uuid::now_v7();
+        let me = identity(id);
+        let about = |identity_id| Action::CheckPermissions { identity_id };
+        assert_eq!(authorize(&me, about(id), None), Ok(()));
+        let other = about(Uuid::now_v7());
+        assert_eq!(authorize(&me, other, None), Err(Denied::Forbidden));
+        assert_eq!(authorize(&access_token(id), about(id), None), Ok(()));
+        for scope in [ApiKeyScope::Read, ApiKeyScope::Admin] {
+            assert_eq!(authorize(&key(scope), other, None), Ok(()), "{scope:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_and_active_orgs_belong_to_identities() {
+        let id = Uuid::now_v7();
+        assert_eq!(
+            authorize(&identity(id), Action::IssueOrgToken, None),
+            Ok(())
+        );
+        assert_eq!(authorize(&identity(id), Action::ActiveOrg, None), Ok(()));
+        let token = access_token(id);
+        assert_eq!(authorize(&token, Action::IssueOrgToken, None), Ok(()));
+        assert_eq!(
+            authorize(&token, Action::ActiveOrg, None),
+            Err(Denied::Forbidden),
+            "the active org is kept per Kratos session, which an access token has not"
+        );
+        for scope in [ApiKeyScope::Read, ApiKeyScope::Admin] {
+            for action in [Action::IssueOrgToken, Action::ActiveOrg] {
+                assert_eq!(
+                    authorize(&key(scope), action, None),
+                    Err(Denied::Forbidden),
+                    "{scope:?} {action:?}"
+                );
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod authz;
 pub mod caller;
+pub mod claims;
 pub mod invitation;
 pub mod metadata;
 pub mod org;

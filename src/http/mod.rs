@@ -1,7 +1,9 @@
 //! The HTTP API: routers, request and response shapes, and the OpenAPI document
 //! generated from the same handlers.
 
+mod active_org;
 mod admin;
+mod authz_check;
 mod extract;
 mod health;
 mod invitations;
@@ -10,6 +12,7 @@ mod me;
 mod members;
 pub mod observe;
 mod openapi;
+mod org_tokens;
 mod orgs;
 mod pagination;
 mod problems;
@@ -52,7 +55,8 @@ pub use pagination::{Page, PageParams};
         (name = "me", description = "The calling identity"),
         (name = "roles", description = "The instance-wide role catalog"),
         (name = "health", description = "Liveness, readiness and version"),
-        (name = "admin", description = "Instance administration with admin API keys: the Clerk import")
+        (name = "admin", description = "Instance administration with admin API keys: the Clerk import"),
+        (name = "authz", description = "Authorization in backends: signed org claims, their keys, batch permission checks")
     )
 )]
 struct ApiDoc;
@@ -67,6 +71,9 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(roles::router())
         .merge(health::router())
         .merge(admin::router())
+        .merge(org_tokens::router())
+        .merge(active_org::router())
+        .merge(authz_check::router())
         .split_for_parts();
     openapi::SharedResponses.modify(&mut spec);
     openapi::ShareNamedSchemas.modify(&mut spec);
@@ -135,6 +142,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .allow_methods([
             Method::GET,
             Method::POST,
+            Method::PUT,
             Method::PATCH,
             Method::DELETE,
             Method::OPTIONS,

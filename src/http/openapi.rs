@@ -42,7 +42,9 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A Kratos session token sent as `Authorization: Bearer <token>`.",
+                        "A Kratos session token sent as `Authorization: Bearer <token>`, or a \
+                         Hydra OAuth2 access token (`ory_at_…`) acting for its identity within \
+                         its scopes (with `HYDRA_ADMIN_URL` set).",
                     ))
                     .build(),
             ),

@@ -6,6 +6,7 @@
 //! design.md §4 are enforced inside that transaction. Time always comes from the
 //! caller (the application's clock), never from here.
 
+mod active_orgs;
 mod api_keys;
 mod db;
 mod guard;
@@ -13,8 +14,10 @@ mod import;
 mod invitations;
 mod members;
 mod orgs;
+mod permission_checks;
 mod postgres;
 mod roles;
+mod signing_keys;
 mod sqlite;
 
 use std::sync::Arc;
@@ -26,6 +29,7 @@ use crate::domain::invitation::InvitationStatus;
 use crate::domain::{Caller, Denied};
 use db::Db;
 
+pub use active_orgs::{ActiveOrgStore, SessionKey};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
 pub use import::{
     AppliedOrg, ImportStore, InvitationImport, MemberImport, OrgImport, OrgImportOutcome,
@@ -34,7 +38,11 @@ pub use import::{
 pub use invitations::{Invitation, InvitationStore, NewInvitation};
 pub use members::{IdentityProfile, MemberFilter, MemberStore, Membership, MetadataPatch};
 pub use orgs::{NewOrg, Org, OrgFilter, OrgPatch, OrgStore, OrgSummary};
+pub use permission_checks::{
+    MemberFacts, MembershipQuery, OrgMembershipFacts, PermissionCheckStore,
+};
 pub use roles::{Role, RolePatch, RoleStore};
+pub use signing_keys::{Rotation, SigningKeyRecord, SigningKeyStore};
 
 /// Who asks for a write, and when. Every write that needs a right in an org checks that
 /// right again inside its own transaction (`guard.rs`), with the caller's membership
@@ -112,7 +120,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything Polis keeps, as one object the application holds as `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
-    OrgStore + MemberStore + RoleStore + ApiKeyStore + InvitationStore + ImportStore
+    OrgStore
+    + MemberStore
+    + RoleStore
+    + ApiKeyStore
+    + InvitationStore
+    + ImportStore
+    + SigningKeyStore
+    + ActiveOrgStore
+    + PermissionCheckStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::harness::{Auth, Backend, TestApp};
 
 /// Everything `polis` logs in this test binary, at every level.
-fn captured() -> Arc<Mutex<Vec<u8>>> {
+pub fn captured() -> Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));

@@ -6,9 +6,12 @@ mod support;
 
 mod harness;
 
+mod hydra_tokens;
 mod import;
 
+mod active_org;
 mod auth;
+mod authz_check;
 mod concurrency;
 mod fuzz_findings;
 mod grants;
@@ -18,6 +21,7 @@ mod logging;
 mod members;
 mod migrations;
 mod operability;
+mod org_tokens;
 mod orgs;
 mod profiles_and_metadata;
 mod replicas;

@@ -1,6 +1,7 @@
 //! Health, version, unknown routes, the docs page, and the OpenAPI document: committed,
 //! well-formed, and true to what the server sends.
 
+mod claims;
 mod conformance;
 
 use std::collections::{BTreeSet, HashSet};
@@ -353,6 +354,7 @@ async fn responses_match_the_document(backend: Backend) {
     invitations_sent(&mut probe, &org, &alice).await;
     roles(&mut probe, &alice).await;
     clerk_import(&mut probe, &alice).await;
+    claims::claims_and_checks(&mut probe, &org, &alice).await;
     let a = Auth::Bearer(&alice.token);
     probe.expect(204, &a, &format!("DELETE /orgs/{org}")).await;
 

@@ -1,2 +1,3 @@
 pub mod clerk_double;
+pub mod hydra_double;
 pub mod kratos_double;

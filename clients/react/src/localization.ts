@@ -284,6 +284,7 @@ export const defaultLocalization: PolisLocalization = {
     invitation_email_mismatch: "This invitation was sent to another e-mail address.",
     database_unavailable: "The service is unavailable right now. Try again in a moment.",
     internal_error: "Something went wrong on the server. Try again in a moment.",
+    insufficient_scope: "This app was not given access to do that. Sign in again and allow it.",
     network_error: "Could not reach the server. Check your connection and try again.",
     unexpected_response: "The server gave an answer that could not be read.",
     unknown: "Something went wrong.",

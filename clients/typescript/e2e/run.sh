@@ -72,6 +72,11 @@ export POLIS_LOG_FORMAT=text
 export POLIS_DIRECT_ADD=managers
 # No metrics listener: its default port may be taken by another Polis on this machine.
 export POLIS_METRICS_LISTEN_ADDR=
+# Short-lived org tokens, so that the scenario sees one expire; the issuer the scenario
+# verifies; signing keys sealed at rest, as in production.
+export POLIS_TOKEN_TTL=3
+export POLIS_PUBLIC_URL="$polis_url"
+export POLIS_SIGNING_KEY_SECRET="e2e-signing-key-secret-$(date +%s)-0123456789abcdef"
 
 # Migrates the database and prints the key, once, on stdout.
 api_key="$("$polis_bin" api-keys create --name e2e --scope admin 2>>"$logs/polis.log")"
@@ -107,4 +112,5 @@ cd "$client_dir"
 say "type-checking the client and the scenario"
 npx --no-install tsc --noEmit
 say "running the scenario"
-POLIS_URL="$polis_url" POLIS_E2E_API_KEY="$api_key" npx --no-install tsx e2e/scenario.ts
+POLIS_URL="$polis_url" POLIS_E2E_API_KEY="$api_key" POLIS_BIN="$polis_bin" \
+  npx --no-install tsx e2e/scenario.ts

@@ -18,6 +18,7 @@ import {
   type PolisClient,
   type Problem,
 } from "../src/index.js";
+import { authzSteps } from "./authz.js";
 
 const ALICE = "6f9c3a52-1f0e-4d2b-9a57-0c2f5f0b8e11";
 const BOB = "8c1f2a0b-5d4e-4f6a-b7c8-9d0e1f2a3b4c";
@@ -28,6 +29,7 @@ const MANAGE_MEMBERS = "org:sys_memberships:manage";
 
 const baseUrl = requiredEnv("POLIS_URL");
 const apiKey = requiredEnv("POLIS_E2E_API_KEY");
+const polisBin = requiredEnv("POLIS_BIN");
 
 const alice = createPolisClient({
   baseUrl,
@@ -218,6 +220,7 @@ const steps: Array<[string, () => Promise<void>]> = [
       assert.deepEqual(found.private_metadata, {});
     },
   ],
+  ...authzSteps({ baseUrl, polisBin, alice, bob, admin, currentOrg, ids: { alice: ALICE, bob: BOB } }),
   [
     "alice deletes the org; afterwards it is 404 org_not_found",
     async () => {

@@ -20,6 +20,18 @@ import createClient, { type Client, type ClientOptions } from "openapi-fetch";
 import type { components, operations, paths } from "./schema.js";
 
 export type { components, operations, paths };
+export {
+  checkPermissions,
+  hasClaim,
+  PolisProblemError,
+  verifyOrgToken,
+  type HasCheck,
+  type OrgClaims,
+  type PermissionCheck,
+  type PermissionCheckResult,
+  type VerifiedOrgToken,
+  type VerifyOrgTokenOptions,
+} from "./authz.js";
 
 type Schemas = components["schemas"];
 

@@ -4,6 +4,27 @@
  */
 
 export interface paths {
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The public keys that verify tokens from `POST /me/token`: the signing key, the next key
+         *     while a rotation is under way (published 90 s before it signs), and each retired key
+         *     until every token it signed has expired. Public.
+         */
+        get: operations["getJwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/imports/clerk": {
         parameters: {
             query?: never;
@@ -39,6 +60,26 @@ export interface paths {
         get: operations["listClerkOrgIds"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/authz/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check several permissions at once, for backends: identities about themselves, read
+         *     and admin API keys about anyone. A non-member is `allowed: false`.
+         */
+        post: operations["checkPermissions"];
         delete?: never;
         options?: never;
         head?: never;
@@ -95,6 +136,25 @@ export interface paths {
          */
         post: operations["acceptInvitationByToken"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/active-org": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The active org of the caller's Kratos session. */
+        get: operations["getActiveOrg"];
+        /** Make an org the caller belongs to the active org of its Kratos session. */
+        put: operations["setActiveOrg"];
+        post?: never;
+        /** Clear the active org of the caller's Kratos session (the personal account). */
+        delete: operations["clearActiveOrg"];
         options?: never;
         head?: never;
         patch?: never;
@@ -162,6 +222,27 @@ export interface paths {
         get: operations["listMyMemberships"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A signed token of the caller's org claims (identities only). The claims are a
+         *     snapshot: a role change shows in new tokens at once, in old ones when they expire
+         *     (`POLIS_TOKEN_TTL`, 60 s by default).
+         */
+        post: operations["createOrgToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -434,6 +515,9 @@ export interface components {
         AcceptByTokenRequest: {
             token: string;
         };
+        ActiveOrgResponse: {
+            org: null | components["schemas"]["OrgSummaryResponse"];
+        };
         AddMemberRequest: {
             /**
              * Format: uuid
@@ -442,6 +526,44 @@ export interface components {
             identity_id: string;
             /** @description Role key; the configured default role (`org:member`) when absent. */
             role?: string | null;
+        };
+        /**
+         * @description One question: may `identity_id` (the caller when omitted) do this in `org`? With
+         *     neither `permission` nor `role`, membership alone answers.
+         */
+        CheckItem: {
+            /**
+             * @description A Kratos identity id (UUID). Identities may ask only about themselves and may
+             *     leave it out; API keys must name one. Checked per item, so it is a plain string.
+             */
+            identity_id?: string | null;
+            /** @description The org's UUID, slug or Clerk id (`org_…`). */
+            org: string;
+            /** @description A permission key, `org:<feature>:<action>`. */
+            permission?: string | null;
+            /** @description A role key, `org:<name>`. */
+            role?: string | null;
+        };
+        CheckRequest: {
+            /** @description 1 to 100 checks, answered in this order. */
+            checks: components["schemas"]["CheckItem"][];
+        };
+        CheckResponse: {
+            /** @description One result per check, in the order asked. */
+            results: components["schemas"]["CheckResult"][];
+        };
+        CheckResult: {
+            allowed: boolean;
+            /**
+             * @description Why this check could not be answered: `validation_failed`, `forbidden` (an identity
+             *     asking about another) or `org_not_found` (no such org, or one an identity caller is
+             *     not a member of, told apart from nothing).
+             */
+            error?: components["schemas"]["Problem"];
+            /** @description The identity's permissions in the org, when it is a member. */
+            permissions?: string[];
+            /** @description The identity's role in the org; `null` when it is not a member. */
+            role: string | null;
         };
         /**
          * @description A Clerk export: each array holds objects exactly as Clerk's Backend API list
@@ -535,7 +657,7 @@ export interface components {
          * @description Stable, machine-readable problem codes. Clients branch on these, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "invalid_json" | "unsupported_media_type" | "payload_too_large" | "validation_failed" | "unauthenticated" | "forbidden" | "origin_not_allowed" | "aal_required" | "identity_provider_unavailable" | "org_not_found" | "member_not_found" | "role_not_found" | "route_not_found" | "method_not_allowed" | "slug_taken" | "already_member" | "unknown_role" | "identity_not_found" | "membership_quota_exceeded" | "last_admin" | "role_in_use" | "role_exists" | "invitation_not_found" | "invitation_exists" | "invitation_not_pending" | "invitation_email_mismatch" | "role_not_grantable" | "direct_add_disabled" | "database_unavailable" | "rate_limited" | "internal_error";
+        ErrorCode: "invalid_json" | "unsupported_media_type" | "payload_too_large" | "validation_failed" | "unauthenticated" | "forbidden" | "origin_not_allowed" | "aal_required" | "identity_provider_unavailable" | "org_not_found" | "member_not_found" | "role_not_found" | "route_not_found" | "method_not_allowed" | "slug_taken" | "already_member" | "unknown_role" | "identity_not_found" | "membership_quota_exceeded" | "last_admin" | "role_in_use" | "role_exists" | "invitation_not_found" | "invitation_exists" | "invitation_not_pending" | "invitation_email_mismatch" | "role_not_grantable" | "direct_add_disabled" | "database_unavailable" | "rate_limited" | "internal_error" | "insufficient_scope";
         /** @description One invalid field of a request. */
         FieldError: {
             /** @description The field's name (dotted for nested fields). */
@@ -616,6 +738,23 @@ export interface components {
          * @enum {string}
          */
         InvitationStatus: "pending" | "accepted" | "revoked" | "declined" | "expired";
+        /** @description One public key, as RFC 7517 writes it. */
+        Jwk: {
+            /** @description `ES256`. */
+            alg: string;
+            /** @description `P-256`. */
+            crv: string;
+            kid: string;
+            /** @description `EC`. */
+            kty: string;
+            /** @description `sig`. */
+            use: string;
+            x: string;
+            y: string;
+        };
+        JwkSet: {
+            keys: components["schemas"]["Jwk"][];
+        };
         /**
          * @description How a Clerk user was matched to a Kratos identity.
          * @enum {string}
@@ -726,6 +865,24 @@ export interface components {
             name: string;
             slug: string;
         };
+        OrgTokenRequest: {
+            /**
+             * @description The org the claims are about: its UUID, slug or Clerk id (`org_…`); the caller must
+             *     belong to it. Without it, the session's active org; without one, no org claims.
+             */
+            org?: string | null;
+        };
+        /** @description A signed token and when it expires. */
+        OrgTokenResponse: {
+            /** Format: date-time */
+            expires_at: string;
+            /**
+             * @description An ES256 JWT (`kid` in its header) with the claims `iss`, `sub`, `sid`, `iat`,
+             *     `nbf`, `exp`, `jti` and, when an org applies, `org_id`, `org_slug`, `org_role`
+             *     and `org_permissions`.
+             */
+            token: string;
+        };
         /** @description One page of a list. */
         Page_ClerkOrgId: {
             data: components["schemas"]["ClerkOrgId"][];
@@ -807,6 +964,10 @@ export interface components {
          * @enum {string}
          */
         RowStatus: "created" | "updated" | "unchanged" | "skipped";
+        SetActiveOrgRequest: {
+            /** @description The org's UUID, slug or Clerk id (`org_…`); the caller must be a member. */
+            org: string;
+        };
         Summary: {
             invitations: components["schemas"]["Counts"];
             memberships: components["schemas"]["Counts"];
@@ -927,6 +1088,47 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getJwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The JWK Set */
+            200: {
+                headers: {
+                    /** @description `public, max-age=60` */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JwkSet"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `database_unavailable` */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     importClerk: {
         parameters: {
             query?: {
@@ -1074,6 +1276,55 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    checkPermissions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckRequest"];
+            };
+        };
+        responses: {
+            /** @description One result per check, in order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckResponse"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description `validation_failed`: not 1 to 100 checks, or a check that is not an object */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     isAlive: {
         parameters: {
             query?: never;
@@ -1187,6 +1438,144 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getActiveOrg: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The active org, or `null` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActiveOrgResponse"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description API keys and OAuth2 access tokens have no Kratos session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    setActiveOrg: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetActiveOrgRequest"];
+            };
+        };
+        responses: {
+            /** @description The active org */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActiveOrgResponse"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description API keys and OAuth2 access tokens have no Kratos session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    clearActiveOrg: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No active org */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description API keys and OAuth2 access tokens have no Kratos session */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -1426,6 +1815,72 @@ export interface operations {
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
+        };
+    };
+    createOrgToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrgTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description A signed token */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrgTokenResponse"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description API keys have no org claims */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization, or the caller is not a member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            /** @description Kratos unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listOrgs: {

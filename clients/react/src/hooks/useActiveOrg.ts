@@ -8,7 +8,7 @@ import { useAllMyMemberships } from "./shared.js";
 
 /**
  * Where the active organization lives: on the server (`/me/active-org`, kept per Kratos
- * session) once Polis offers it, in this browser's storage until then.
+ * session), or in this browser's storage when the server is older and has no such route.
  */
 export type ActiveOrgSource = "server" | "local";
 
@@ -83,8 +83,9 @@ function toNullableError(error: unknown): PolisError | null {
   return error ? toPolisError(error) : null;
 }
 
-// `/me/active-org` is not in the generated schema yet; these calls go through the same
-// client (base URL, credentials) without its path types.
+// Servers before `/me/active-org` answer `route_not_found`; these calls go through the same
+// client (base URL, credentials) without its path types, so they also work against those.
+// Polis answers GET and PUT with `{"org": {id, name, slug, image_url} | null}`, DELETE with 204.
 type LooseCall = (
   path: string,
   init?: { body?: unknown },
