@@ -1,5 +1,5 @@
 //! Command line and environment configuration. Every flag has an environment variable.
-//! Every value is checked as it is parsed (the `value_parser`s at the end of this file),
+//! Every value is checked as it is parsed (the `value_parser`s in `config/parsers.rs`),
 //! so a bad setting stops the process with clap's message and exit status 2 before
 //! anything starts, never with a panic later.
 
@@ -10,7 +10,10 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod claims;
+mod parsers;
+
 pub use claims::ClaimsSettings;
+use parsers::*;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -378,101 +381,6 @@ impl Settings {
     }
 }
 
-fn parse_database_url(raw: &str) -> Result<String, String> {
-    let known = ["postgres://", "postgresql://", "sqlite:"];
-    if known.iter().any(|scheme| raw.starts_with(scheme)) {
-        Ok(raw.to_owned())
-    } else {
-        Err("must start with postgres://, postgresql:// or sqlite://".into())
-    }
-}
-
-/// An address, or nothing for an empty value (clap passes an empty variable through).
-fn parse_optional_addr(raw: &str) -> Result<OptionalAddr, String> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return Ok(OptionalAddr(None));
-    }
-    raw.parse::<SocketAddr>()
-        .map(|addr| OptionalAddr(Some(addr)))
-        .map_err(|_| "must be host:port with an IP address (e.g. 127.0.0.1:8081), or empty".into())
-}
-
-fn parse_http_url(raw: &str) -> Result<url::Url, String> {
-    match url::Url::parse(raw) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(url),
-        _ => Err("must be an absolute http:// or https:// URL".into()),
-    }
-}
-
-/// A browser origin as browsers send it: `scheme://host[:port]`, nothing after.
-fn parse_origin(raw: &str) -> Result<String, String> {
-    let origin = raw.trim().trim_end_matches('/');
-    if origin == "*" || origin == "null" {
-        return Err(format!(
-            "{origin:?} is not allowed: list each origin, since cookies are sent with these requests"
-        ));
-    }
-    let url = url::Url::parse(origin).map_err(|_| format!("{origin:?} is not an origin"))?;
-    let bare = matches!(url.scheme(), "http" | "https")
-        && url.has_host()
-        && url.username().is_empty()
-        && url.password().is_none()
-        && url.path() == "/"
-        && url.query().is_none()
-        && url.fragment().is_none()
-        && !origin.ends_with('#')
-        && !origin.ends_with('?');
-    if bare && axum::http::HeaderValue::from_str(origin).is_ok() {
-        Ok(origin.to_owned())
-    } else {
-        Err(format!(
-            "{origin:?} is not an origin: use http(s)://host[:port] with nothing after it"
-        ))
-    }
-}
-
-/// RFC 6265 cookie names are HTTP tokens.
-fn parse_cookie_name(raw: &str) -> Result<String, String> {
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    if !raw.is_empty() && raw.chars().all(token) {
-        Ok(raw.to_owned())
-    } else {
-        Err("must be a cookie name (letters, digits and !#$%&'*+-.^_`|~)".into())
-    }
-}
-
-fn parse_body_limit(raw: &str) -> Result<usize, String> {
-    match raw.parse::<usize>() {
-        Ok(bytes) if bytes >= 1024 => Ok(bytes),
-        _ => Err("must be a number of bytes, at least 1024".into()),
-    }
-}
-
-fn parse_direct_add(raw: &str) -> Result<crate::domain::DirectAdd, String> {
-    match raw {
-        "api_keys" => Ok(crate::domain::DirectAdd::ApiKeys),
-        "managers" => Ok(crate::domain::DirectAdd::Managers),
-        _ => Err("must be api_keys or managers".into()),
-    }
-}
-
-fn parse_role_key(raw: &str) -> Result<String, String> {
-    crate::domain::role::validate_role_key(raw)?;
-    Ok(raw.to_owned())
-}
-
-fn parse_trait_name(raw: &str) -> Result<String, String> {
-    let name = raw.trim();
-    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        Ok(name.to_owned())
-    } else {
-        Err(format!(
-            "{name:?} is not a trait name (letters, digits and _)"
-        ))
-    }
-}
-
 /// Keeps credentials in URLs (user info, `?password=`, `?sslpassword=`…) out of logs.
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -521,105 +429,4 @@ fn redacted_url(raw: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use clap::Parser;
-
-    use super::{redacted_url, Cli};
-
-    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("polis").chain(args.iter().copied()))
-    }
-
-    #[test]
-    fn every_setting_refuses_bad_values() {
-        let bad: &[(&str, &str)] = &[
-            ("--database-url", "mysql://db/polis"),
-            ("--listen-addr", "localhost"),
-            ("--kratos-public-url", "not a url"),
-            ("--kratos-admin-url", "ftp://kratos:4434"),
-            ("--kratos-timeout-ms", "0"),
-            ("--kratos-session-cookie", "bad cookie;"),
-            ("--session-cache-ttl", "-1"),
-            ("--session-cache-capacity", "0"),
-            ("--cors-allowed-origins", "*"),
-            ("--cors-allowed-origins", "https://app.example.com/path"),
-            ("--cors-allowed-origins", "app.example.com"),
-            ("--cors-allowed-origins", "null"),
-            ("--log-format", "xml"),
-            ("--max-body-bytes", "10"),
-            ("--import-max-body-bytes", "lots"),
-            ("--creator-role", "admin"),
-            ("--identity-traits", "email,first name"),
-            ("--default-role", "org:Member"),
-            ("--direct-add", "everyone"),
-            ("--metrics-listen-addr", "localhost:8081"),
-            ("--metrics-listen-addr", "8081"),
-            ("--shutdown-timeout", "10s"),
-            ("--shutdown-timeout", "3601"),
-            ("--shutdown-delay", "-1"),
-            ("--rate-limit-reads", "-5"),
-            ("--rate-limit-writes", "ten"),
-            ("--rate-limit-anonymous", "1000001"),
-            ("--trusted-proxies", "11"),
-            ("--db-max-connections", "0"),
-            ("--db-acquire-timeout-ms", "0"),
-            ("--db-statement-timeout-ms", "5s"),
-        ];
-        for (flag, value) in bad {
-            let arg = format!("{flag}={value}");
-            let err = parse(&[&arg]).expect_err(&format!("{arg} was accepted"));
-            assert_eq!(err.exit_code(), 2, "{flag} {value}");
-            assert!(err.to_string().contains("invalid value"), "{flag}: {err}");
-        }
-    }
-
-    #[test]
-    fn good_values_parse() {
-        let cli = parse(&[
-            "--cors-allowed-origins",
-            "https://app.example.com/, http://localhost:5173",
-            "--database-url",
-            "postgres://db/polis",
-        ])
-        .unwrap();
-        assert_eq!(
-            cli.settings.allowed_origins(),
-            ["https://app.example.com", "http://localhost:5173"]
-        );
-        assert!(parse(&[]).is_ok(), "the defaults are valid");
-    }
-
-    #[test]
-    fn an_empty_metrics_address_turns_the_listener_off() {
-        let defaults = parse(&[]).unwrap().settings;
-        assert_eq!(
-            defaults.metrics_listen_addr.0,
-            Some("127.0.0.1:8081".parse().unwrap())
-        );
-        let off = parse(&["--metrics-listen-addr", ""]).unwrap().settings;
-        assert_eq!(off.metrics_listen_addr.0, None);
-        let pool = defaults.pool();
-        assert_eq!(pool.max_connections, None, "each backend picks its own");
-        assert_eq!(
-            pool.statement_timeout,
-            Some(std::time::Duration::from_secs(30))
-        );
-        let no_timeout = parse(&["--db-statement-timeout-ms", "0"]).unwrap().settings;
-        assert_eq!(no_timeout.pool().statement_timeout, None);
-    }
-
-    #[test]
-    fn urls_lose_their_secrets() {
-        let redacted = redacted_url("postgres://polis:hunter2@db:5432/polis?sslpassword=s3cret");
-        assert!(
-            !redacted.contains("hunter2") && !redacted.contains("s3cret"),
-            "{redacted}"
-        );
-        assert!(!redacted.contains("polis@"), "{redacted}");
-        assert!(
-            redacted.starts_with("postgres://db:5432/polis"),
-            "{redacted}"
-        );
-        assert_eq!(redacted_url("sqlite://polis.db"), "sqlite://polis.db");
-    }
-}
+mod tests;

@@ -10,14 +10,10 @@ use uuid::Uuid;
 
 use super::db::{query, Conn};
 use super::guard::Rights;
-use super::invitations::live_pending;
+use super::invariants::{ensure_not_last_manager, seats_taken};
 use super::orgs::{like_pattern, lock_org, merge_metadata, OrgSummary};
-use super::roles::{
-    permissions_of, role_exists, role_has, role_permission_rows, role_permissions,
-    share_role_catalog,
-};
+use super::roles::{permissions_of, role_exists, role_permission_rows, role_permissions};
 use super::{Change, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
-use crate::domain::role::MEMBERSHIPS_MANAGE;
 use crate::domain::{Action, Stakes};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -117,11 +113,6 @@ pub trait MemberStore: Send + Sync {
 pub(super) const MEMBERSHIP_COLUMNS: &str = "m.org_id, m.identity_id, m.role, \
     m.public_metadata, m.private_metadata, m.created_at, m.updated_at";
 
-/// Members of an org, other than one identity, whose role carries a permission.
-const COUNT_OTHER_HOLDERS: &str = "SELECT COUNT(*) FROM org_membership m \
-    JOIN role_permissions rp ON rp.role_key = m.role AND rp.permission = $3 \
-    WHERE m.org_id = $1 AND m.identity_id <> $2";
-
 #[derive(sqlx::FromRow)]
 pub(super) struct MembershipRow {
     org_id: Uuid,
@@ -213,32 +204,6 @@ async fn lock_membership<'a>(
     Ok((rights, current))
 }
 
-pub(super) async fn members_count(conn: &mut Conn, org: Uuid) -> StoreResult<i64> {
-    Ok(
-        query("SELECT COUNT(*) FROM org_membership WHERE org_id = $1")
-            .bind(org)
-            .scalar(conn)
-            .await?,
-    )
-}
-
-/// Seats an org's cap counts: its members plus invitations still pending at `now`.
-pub(super) async fn seats_taken(
-    conn: &mut Conn,
-    org: Uuid,
-    now: DateTime<Utc>,
-) -> StoreResult<i64> {
-    let pending = live_pending(2);
-    Ok(query(format!(
-        "SELECT (SELECT COUNT(*) FROM org_membership WHERE org_id = $1) + \
-         (SELECT COUNT(*) FROM invitations i WHERE i.org_id = $1 AND {pending})"
-    ))
-    .bind(org)
-    .bind(now)
-    .scalar(conn)
-    .await?)
-}
-
 /// Inserts a membership, refusing a second one for the same identity.
 pub(super) async fn insert_membership(
     conn: &mut Conn,
@@ -262,36 +227,6 @@ pub(super) async fn insert_membership(
     .await
     .on_unique(Unique::Membership, StoreError::AlreadyMember)?;
     Ok(())
-}
-
-/// Refuses when `identity` is the org's last member able to manage members and is
-/// about to lose that ability (`new_role` `None`: it leaves).
-async fn ensure_not_last_manager(
-    conn: &mut Conn,
-    org: Uuid,
-    current: &Membership,
-    new_role: Option<&str>,
-) -> StoreResult<()> {
-    share_role_catalog(conn).await?;
-    if !role_has(conn, &current.role, MEMBERSHIPS_MANAGE).await? {
-        return Ok(());
-    }
-    if let Some(new_role) = new_role {
-        if role_has(conn, new_role, MEMBERSHIPS_MANAGE).await? {
-            return Ok(());
-        }
-    }
-    let others: i64 = query(COUNT_OTHER_HOLDERS)
-        .bind(org)
-        .bind(current.identity_id)
-        .bind(MEMBERSHIPS_MANAGE)
-        .scalar(conn)
-        .await?;
-    if others == 0 {
-        Err(StoreError::LastAdmin)
-    } else {
-        Ok(())
-    }
 }
 
 /// `SELECT … FROM org_membership` for one org's listing, placeholders in bind order:

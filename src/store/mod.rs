@@ -11,6 +11,7 @@ mod api_keys;
 mod db;
 mod guard;
 mod import;
+mod invariants;
 mod invitations;
 mod members;
 mod orgs;

@@ -8,14 +8,23 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::db::{query, Conn};
-use super::guard::Rights;
-use super::members::{insert_membership, load_membership, members_count, seats_taken};
-use super::orgs::{lock_org, OrgSummary};
-use super::roles::{role_exists, role_permissions};
-use super::{Change, Membership, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
-use crate::domain::invitation::{check_acceptable, InvitationStatus, Refusal};
+mod rows;
+
+use crate::domain::invitation::{check_acceptable, InvitationStatus};
 use crate::domain::{Action, Stakes};
+use crate::store::db::{query, Conn};
+use crate::store::guard::Rights;
+use crate::store::invariants::{members_count, seats_taken};
+use crate::store::members::{insert_membership, load_membership};
+use crate::store::orgs::{lock_org, OrgSummary};
+use crate::store::roles::{role_exists, role_permissions};
+use crate::store::{
+    Change, Membership, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique,
+};
+pub(in crate::store) use rows::live_pending;
+use rows::{
+    refusal_error, status_condition, InvitationRow, InvitationWithOrgRow, INVITATION_COLUMNS,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invitation {
@@ -109,95 +118,6 @@ pub trait InvitationStore: Send + Sync {
         verified_emails: &[String],
         now: DateTime<Utc>,
     ) -> StoreResult<Invitation>;
-}
-
-const INVITATION_COLUMNS: &str = "i.id, i.org_id, i.email_address, i.role, i.status, \
-    i.public_metadata, i.private_metadata, i.inviter_id, i.redirect_url, i.expires_at, \
-    i.accepted_by, i.clerk_id, i.created_at, i.updated_at";
-
-/// Pending and not yet expired at `$n` (the caller binds "now" there).
-pub(super) fn live_pending(n: usize) -> String {
-    format!("i.status = 'pending' AND (i.expires_at IS NULL OR i.expires_at > ${n})")
-}
-
-/// The SQL condition selecting invitations whose status, as callers see it, is `status`.
-fn status_condition(status: InvitationStatus, now_param: usize) -> String {
-    match status {
-        InvitationStatus::Pending => live_pending(now_param),
-        InvitationStatus::Expired => format!(
-            "(i.status = 'expired' OR (i.status = 'pending' AND i.expires_at <= ${now_param}))"
-        ),
-        other => format!("i.status = '{}'", other.as_str()),
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct InvitationRow {
-    id: Uuid,
-    org_id: Uuid,
-    email_address: String,
-    role: String,
-    status: String,
-    public_metadata: Json<Value>,
-    private_metadata: Json<Value>,
-    inviter_id: Option<Uuid>,
-    redirect_url: Option<String>,
-    expires_at: Option<DateTime<Utc>>,
-    accepted_by: Option<Uuid>,
-    clerk_id: Option<String>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl InvitationRow {
-    fn at(self, now: DateTime<Utc>) -> Invitation {
-        // The CHECK constraint admits only known statuses; anything else reads as revoked.
-        let stored = InvitationStatus::parse(&self.status).unwrap_or(InvitationStatus::Revoked);
-        Invitation {
-            status: InvitationStatus::effective(stored, self.expires_at, now),
-            id: self.id,
-            org_id: self.org_id,
-            email_address: self.email_address,
-            role: self.role,
-            public_metadata: self.public_metadata.0,
-            private_metadata: self.private_metadata.0,
-            inviter_id: self.inviter_id,
-            redirect_url: self.redirect_url,
-            expires_at: self.expires_at,
-            accepted_by: self.accepted_by,
-            clerk_id: self.clerk_id,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct InvitationWithOrgRow {
-    #[sqlx(flatten)]
-    invitation: InvitationRow,
-    org_name: String,
-    org_slug: String,
-    org_image_url: Option<String>,
-}
-
-impl InvitationWithOrgRow {
-    fn split(self, now: DateTime<Utc>) -> (Invitation, OrgSummary) {
-        let org = OrgSummary {
-            id: self.invitation.org_id,
-            name: self.org_name,
-            slug: self.org_slug,
-            image_url: self.org_image_url,
-        };
-        (self.invitation.at(now), org)
-    }
-}
-
-fn refusal_error(refusal: Refusal) -> StoreError {
-    match refusal {
-        Refusal::NotPending(status) => StoreError::InvitationNotPending(status),
-        Refusal::AddressNotVerified => StoreError::AddressNotVerified,
-    }
 }
 
 async fn load_invitation(conn: &mut Conn, id: Uuid, now: DateTime<Utc>) -> StoreResult<Invitation> {

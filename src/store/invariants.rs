@@ -1,0 +1,73 @@
+//! The two invariants that guard memberships (design.md §4), checked inside the write's
+//! transaction: an org's cap on members plus pending invitations, and "some member can
+//! always manage members".
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::db::{query, Conn};
+use super::invitations::live_pending;
+use super::roles::{role_has, share_role_catalog};
+use super::{Membership, StoreError, StoreResult};
+use crate::domain::role::MEMBERSHIPS_MANAGE;
+
+/// Members of an org, other than one identity, whose role carries a permission.
+const COUNT_OTHER_HOLDERS: &str = "SELECT COUNT(*) FROM org_membership m \
+    JOIN role_permissions rp ON rp.role_key = m.role AND rp.permission = $3 \
+    WHERE m.org_id = $1 AND m.identity_id <> $2";
+
+pub(super) async fn members_count(conn: &mut Conn, org: Uuid) -> StoreResult<i64> {
+    Ok(
+        query("SELECT COUNT(*) FROM org_membership WHERE org_id = $1")
+            .bind(org)
+            .scalar(conn)
+            .await?,
+    )
+}
+
+/// Seats an org's cap counts: its members plus invitations still pending at `now`.
+pub(super) async fn seats_taken(
+    conn: &mut Conn,
+    org: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<i64> {
+    let pending = live_pending(2);
+    Ok(query(format!(
+        "SELECT (SELECT COUNT(*) FROM org_membership WHERE org_id = $1) + \
+         (SELECT COUNT(*) FROM invitations i WHERE i.org_id = $1 AND {pending})"
+    ))
+    .bind(org)
+    .bind(now)
+    .scalar(conn)
+    .await?)
+}
+
+/// Refuses when `identity` is the org's last member able to manage members and is
+/// about to lose that ability (`new_role` `None`: it leaves).
+pub(super) async fn ensure_not_last_manager(
+    conn: &mut Conn,
+    org: Uuid,
+    current: &Membership,
+    new_role: Option<&str>,
+) -> StoreResult<()> {
+    share_role_catalog(conn).await?;
+    if !role_has(conn, &current.role, MEMBERSHIPS_MANAGE).await? {
+        return Ok(());
+    }
+    if let Some(new_role) = new_role {
+        if role_has(conn, new_role, MEMBERSHIPS_MANAGE).await? {
+            return Ok(());
+        }
+    }
+    let others: i64 = query(COUNT_OTHER_HOLDERS)
+        .bind(org)
+        .bind(current.identity_id)
+        .bind(MEMBERSHIPS_MANAGE)
+        .scalar(conn)
+        .await?;
+    if others == 0 {
+        Err(StoreError::LastAdmin)
+    } else {
+        Ok(())
+    }
+}
