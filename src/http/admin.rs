@@ -1,6 +1,7 @@
 //! `/admin`: the Clerk import and the Clerk-id → Polis-id table apps use to rewrite the
 //! org ids they stored.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -8,8 +9,10 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio_util::io::{StreamReader, SyncIoBridge};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -91,16 +94,11 @@ async fn import_clerk(
     authorize(&caller, Action::AdminOnly, None)?;
     require_json(&headers)?;
     let limit = state.settings.import_max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("the import document exceeds {limit} bytes (POLIS_IMPORT_MAX_BODY_BYTES)"),
-        )
-    })?;
-    tracing::info!(caller = %caller.log_label(), dry_run = params.dry_run, bytes = bytes.len(), "clerk import");
+    let (reader, over_limit) = streamed_body(body, limit);
+    tracing::info!(caller = %caller.log_label(), dry_run = params.dry_run, "clerk import");
     let mut sink = CollectingSink::default();
     let summary = import::run(
-        std::io::Cursor::new(bytes),
+        reader,
         state.store.clone(),
         import::kratos_client(&state.settings).map_err(|e| ApiError::internal(&e))?,
         ImportOptions {
@@ -111,8 +109,39 @@ async fn import_clerk(
         &|_| {},
     )
     .await
-    .map_err(import_error)?;
+    .map_err(|err| {
+        if over_limit.load(Ordering::Relaxed) {
+            ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the import document exceeds {limit} bytes (POLIS_IMPORT_MAX_BODY_BYTES)"),
+            )
+        } else {
+            import_error(err)
+        }
+    })?;
     Ok(AppJson(summary.into_report(sink.into_sorted())))
+}
+
+/// The request body as the blocking reader the import streams from (the CLI reads a
+/// file the same way), so a large document is never held in memory whole. Reading more
+/// than `limit` bytes fails the read and raises the returned flag.
+fn streamed_body(
+    body: Body,
+    limit: usize,
+) -> (impl std::io::Read + Send + 'static, Arc<AtomicBool>) {
+    let over_limit = Arc::new(AtomicBool::new(false));
+    let flag = over_limit.clone();
+    let mut read = 0usize;
+    let chunks = body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        read = read.saturating_add(chunk.len());
+        if read > limit {
+            flag.store(true, Ordering::Relaxed);
+            return Err(std::io::Error::other("the body exceeds the import limit"));
+        }
+        Ok(chunk)
+    });
+    (SyncIoBridge::new(StreamReader::new(chunks)), over_limit)
 }
 
 fn require_json(headers: &HeaderMap) -> ApiResult<()> {

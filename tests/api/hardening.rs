@@ -324,10 +324,36 @@ async fn member_search_sees_only_shown_traits(backend: Backend) {
     }
 }
 
+/// The import streams its body: one over `POLIS_IMPORT_MAX_BODY_BYTES` is refused with
+/// 413 once the limit is crossed, and nothing of it is written.
+async fn streamed_imports_keep_their_limit(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.import_max_body_bytes = 4096;
+    })
+    .await;
+    let orgs: Vec<_> = (0..100)
+        .map(|i| json!({"id": format!("org_big{i}"), "name": format!("Big {i}"), "slug": format!("big-{i}")}))
+        .collect();
+    let document = json!({"organizations": orgs});
+    assert!(document.to_string().len() > 4096);
+    app.post("/admin/imports/clerk", Auth::Bearer(&app.admin_key), document)
+        .await
+        .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    let listed = app.get("/orgs", Auth::Bearer(&app.admin_key)).await;
+    assert_eq!(listed.body["data"], json!([]), "{}", listed.body);
+    let small = json!({"organizations": [{"id": "org_small", "name": "Small", "slug": "small"}]});
+    let imported = app
+        .post("/admin/imports/clerk", Auth::Bearer(&app.admin_key), small)
+        .await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.body);
+    assert_eq!(imported.body["summary"]["orgs"]["created"], 1, "{}", imported.body);
+}
+
 on_both_backends!(
     acceptance_urls_carry_one_token,
     bad_settings_stop_the_process_cleanly,
     member_search_sees_only_shown_traits,
+    streamed_imports_keep_their_limit,
     accepting_respects_a_lowered_cap,
     addresses_match_as_kratos_stores_them,
     metadata_numbers_round_trip,
