@@ -309,11 +309,18 @@ async fn members_get(
     let identity_id = parse_identity(&identity)?;
     let action = Action::ReadMembership { identity_id };
     let access = org_access(state.store.as_ref(), &caller, &org, action).await?;
-    let membership = state
-        .store
-        .find_membership(access.org.id, identity_id)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::MemberNotFound, "no such member"))?;
+    // Reading oneself, the most common case, needs no second look-up.
+    let own = access.membership.filter(|m| m.identity_id == identity_id);
+    let membership = match own {
+        Some(membership) => Some(membership),
+        None => {
+            state
+                .store
+                .find_membership(access.org.id, identity_id)
+                .await?
+        }
+    }
+    .ok_or_else(|| ApiError::new(ErrorCode::MemberNotFound, "no such member"))?;
     let mut found = with_identities(&state, vec![membership], visibility(&caller)).await?;
     Ok(AppJson(found.remove(0)))
 }

@@ -34,7 +34,7 @@ use crate::domain::org::OrgRef;
 use crate::domain::{authorize, Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
-use crate::store::{Membership, Org, Store};
+use crate::store::{Membership, Org, OrgSummary, Store};
 
 pub use extract::{AppJson, AppPath, AppQuery};
 pub use pagination::{Page, PageParams};
@@ -160,8 +160,8 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
 
 /// An organization the caller has been allowed to act on, with the caller's own
 /// membership in it (if any).
-pub struct OrgAccess {
-    pub org: Org,
+pub struct OrgAccess<O = OrgSummary> {
+    pub org: O,
     pub membership: Option<Membership>,
 }
 
@@ -173,18 +173,38 @@ pub async fn org_access(
     org: &str,
     action: Action,
 ) -> ApiResult<OrgAccess> {
+    let found = store
+        .org_access(&org_ref(org)?, caller.identity_id())
+        .await?;
+    authorized(caller, action, found)
+}
+
+/// [`org_access`] for a route that returns the whole org, `members_count` included:
+/// the only lookup that counts the org's members.
+pub async fn org_read(
+    store: &dyn Store,
+    caller: &Caller,
+    org: &str,
+    action: Action,
+) -> ApiResult<OrgAccess<Org>> {
+    let found = store.org_read(&org_ref(org)?, caller.identity_id()).await?;
+    authorized(caller, action, found)
+}
+
+fn org_ref(raw: &str) -> ApiResult<OrgRef> {
     // No org's id, slug or Clerk id holds a control character.
-    if org.chars().any(char::is_control) {
+    if raw.chars().any(char::is_control) {
         return Err(ApiError::org_not_found());
     }
-    let org = store
-        .find_org(&OrgRef::parse(org))
-        .await?
-        .ok_or_else(ApiError::org_not_found)?;
-    let membership = match caller.identity_id() {
-        Some(identity) => store.find_membership(org.id, identity).await?,
-        None => None,
-    };
+    Ok(OrgRef::parse(raw))
+}
+
+fn authorized<O>(
+    caller: &Caller,
+    action: Action,
+    found: Option<(O, Option<Membership>)>,
+) -> ApiResult<OrgAccess<O>> {
+    let (org, membership) = found.ok_or_else(ApiError::org_not_found)?;
     authorize(
         caller,
         action,

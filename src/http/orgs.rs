@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::members::MetadataRequest;
 use super::openapi::PROBLEM_CONTENT_TYPE;
 use super::problems;
-use super::{double_option, org_access, AppJson, AppPath, AppQuery, Page, PageParams};
+use super::{double_option, org_access, org_read, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -308,7 +308,7 @@ async fn orgs_get(
     caller: Caller,
     AppPath(org): AppPath<String>,
 ) -> ApiResult<AppJson<OrgResponse>> {
-    let access = org_access(store.as_ref(), &caller, &org, Action::ReadOrg).await?;
+    let access = org_read(store.as_ref(), &caller, &org, Action::ReadOrg).await?;
     Ok(AppJson(OrgResponse::new(access.org, visibility(&caller))))
 }
 

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -17,6 +18,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::types::Json;
 use sqlx::{Database, Encode, FromRow, PgPool, Postgres, Sqlite, SqlitePool, Transaction, Type};
 use uuid::Uuid;
+
+use super::catalog::CatalogCache;
 
 /// What differs between the backends, as data: each backend module holds one.
 #[derive(Debug)]
@@ -50,6 +53,7 @@ pub(crate) struct Dialect {
 pub(crate) struct Db {
     pool: Pool,
     dialect: &'static Dialect,
+    catalog: Arc<CatalogCache>,
     /// Tasks waiting for a connection right now (sqlx does not count them).
     waiting: AtomicU32,
 }
@@ -80,6 +84,7 @@ impl Db {
         Db {
             pool: Pool::Postgres(pool, migrator),
             dialect,
+            catalog: Arc::default(),
             waiting: AtomicU32::new(0),
         }
     }
@@ -88,6 +93,7 @@ impl Db {
         Db {
             pool: Pool::Sqlite(pool, migrator),
             dialect,
+            catalog: Arc::default(),
             waiting: AtomicU32::new(0),
         }
     }
@@ -183,6 +189,7 @@ impl Db {
         Conn {
             handle,
             dialect: self.dialect,
+            catalog: self.catalog.clone(),
         }
     }
 }
@@ -192,6 +199,7 @@ impl Db {
 pub(crate) struct Conn {
     handle: Handle,
     dialect: &'static Dialect,
+    catalog: Arc<CatalogCache>,
 }
 
 enum Handle {
@@ -210,6 +218,11 @@ impl Conn {
     /// How this connection's database differs from the other.
     pub fn dialect(&self) -> &'static Dialect {
         self.dialect
+    }
+
+    /// The store's in-memory role catalog (see `catalog.rs`).
+    pub fn catalog_cache(&self) -> &CatalogCache {
+        &self.catalog
     }
 
     fn driver(&mut self) -> Driver<'_> {

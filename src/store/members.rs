@@ -8,11 +8,12 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::catalog::{catalog_at, Catalog};
 use super::db::{query, Conn};
 use super::guard::Rights;
 use super::invariants::{ensure_not_last_manager, seats_taken};
 use super::orgs::{like_pattern, lock_org, merge_metadata, OrgSummary};
-use super::roles::{permissions_of, role_exists, role_permission_rows, role_permissions};
+use super::roles::{role_exists, role_permissions};
 use super::{Change, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
 use crate::domain::{Action, Stakes};
 
@@ -110,8 +111,10 @@ pub trait MemberStore: Send + Sync {
     ) -> StoreResult<()>;
 }
 
+/// With the role catalog's version, so permissions come from memory (`catalog.rs`).
 pub(super) const MEMBERSHIP_COLUMNS: &str = "m.org_id, m.identity_id, m.role, \
-    m.public_metadata, m.private_metadata, m.created_at, m.updated_at";
+    m.public_metadata, m.private_metadata, m.created_at, m.updated_at, \
+    (SELECT version FROM role_catalog_version WHERE id = 1) AS catalog_version";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct MembershipRow {
@@ -122,13 +125,14 @@ pub(super) struct MembershipRow {
     private_metadata: Json<Value>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    catalog_version: i64,
 }
 
 impl MembershipRow {
-    /// Attaches the role's permissions, taken from the catalog's `(role, permission)` rows.
-    fn with_permissions(self, catalog: &[(String, String)]) -> Membership {
+    /// Attaches the role's permissions from the catalog.
+    fn with_permissions(self, catalog: &Catalog) -> Membership {
         Membership {
-            permissions: permissions_of(catalog, &self.role),
+            permissions: catalog.permissions(&self.role),
             org_id: self.org_id,
             identity_id: self.identity_id,
             role: self.role,
@@ -150,7 +154,7 @@ struct MembershipWithOrgRow {
 }
 
 impl MembershipWithOrgRow {
-    fn split(self, catalog: &[(String, String)]) -> (Membership, OrgSummary) {
+    fn split(self, catalog: &Catalog) -> (Membership, OrgSummary) {
         let org = OrgSummary {
             id: self.membership.org_id,
             name: self.org_name,
@@ -175,7 +179,7 @@ pub(super) async fn load_membership(
     .fetch_optional(conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let catalog = role_permission_rows(conn).await?;
+    let catalog = catalog_at(conn, row.catalog_version).await?;
     Ok(Some(row.with_permissions(&catalog)))
 }
 
@@ -282,7 +286,10 @@ impl MemberStore for SqlStore {
             .bind(i64::from(page.limit))
             .fetch_all(&mut conn)
             .await?;
-        let catalog = role_permission_rows(&mut conn).await?;
+        let Some(first) = rows.first() else {
+            return Ok(Vec::new());
+        };
+        let catalog = catalog_at(&mut conn, first.catalog_version).await?;
         Ok(rows
             .into_iter()
             .map(|r| r.with_permissions(&catalog))
@@ -422,7 +429,10 @@ impl MemberStore for SqlStore {
         .bind(i64::from(page.limit))
         .fetch_all(&mut conn)
         .await?;
-        let catalog = role_permission_rows(&mut conn).await?;
+        let Some(first) = rows.first() else {
+            return Ok(Vec::new());
+        };
+        let catalog = catalog_at(&mut conn, first.membership.catalog_version).await?;
         Ok(rows.into_iter().map(|r| r.split(&catalog)).collect())
     }
 

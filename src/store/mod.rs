@@ -6,8 +6,10 @@
 //! design.md §4 are enforced inside that transaction. Time always comes from the
 //! caller (the application's clock), never from here.
 
+mod access;
 mod active_orgs;
 mod api_keys;
+mod catalog;
 mod db;
 mod guard;
 mod import;
@@ -30,6 +32,7 @@ use crate::domain::invitation::InvitationStatus;
 use crate::domain::{Caller, Denied};
 use db::Db;
 
+pub use access::AccessStore;
 pub use active_orgs::{ActiveOrgStore, SessionKey};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
 pub use import::{
@@ -121,7 +124,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Everything Polis keeps, as one object the application holds as `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store:
-    OrgStore
+    AccessStore
+    + OrgStore
     + MemberStore
     + RoleStore
     + ApiKeyStore

@@ -95,12 +95,12 @@ pub trait OrgStore: Send + Sync {
     ) -> StoreResult<Org>;
 }
 
-const ORG_COLUMNS: &str = "o.id, o.name, o.slug, o.image_url, o.public_metadata, \
+pub(super) const ORG_COLUMNS: &str = "o.id, o.name, o.slug, o.image_url, o.public_metadata, \
     o.private_metadata, o.max_allowed_memberships, o.created_by, o.clerk_id, o.created_at, \
     o.updated_at, (SELECT COUNT(*) FROM org_membership c WHERE c.org_id = o.id) AS members_count";
 
 #[derive(sqlx::FromRow)]
-struct OrgRow {
+pub(super) struct OrgRow {
     id: Uuid,
     name: String,
     slug: String,

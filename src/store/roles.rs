@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::catalog::bump_version;
 use super::db::{query, Conn};
 use super::{OnUnique, SqlStore, StoreError, StoreResult, Unique};
 use crate::domain::role::MEMBERSHIPS_MANAGE;
@@ -226,6 +227,7 @@ impl RoleStore for SqlStore {
         .await
         .on_unique(Unique::RoleKey, StoreError::RoleExists)?;
         add_role_permissions(&mut tx, &role.key, &role.permissions).await?;
+        bump_version(&mut tx).await?;
         let created = load_role(&mut tx, &role.key)
             .await?
             .ok_or(StoreError::RoleNotFound)?;
@@ -252,6 +254,7 @@ impl RoleStore for SqlStore {
                 .execute(&mut tx)
                 .await?;
             add_role_permissions(&mut tx, key, permissions).await?;
+            bump_version(&mut tx).await?;
         }
         let description = patch.description.unwrap_or(current.description);
         query("UPDATE roles SET name = $2, description = $3, updated_at = $4 WHERE key = $1")
@@ -289,6 +292,7 @@ impl RoleStore for SqlStore {
         if deleted == 0 {
             return Err(StoreError::RoleNotFound);
         }
+        bump_version(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -336,9 +336,13 @@ async fn streamed_imports_keep_their_limit(backend: Backend) {
         .collect();
     let document = json!({"organizations": orgs});
     assert!(document.to_string().len() > 4096);
-    app.post("/admin/imports/clerk", Auth::Bearer(&app.admin_key), document)
-        .await
-        .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    app.post(
+        "/admin/imports/clerk",
+        Auth::Bearer(&app.admin_key),
+        document,
+    )
+    .await
+    .assert_problem(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     let listed = app.get("/orgs", Auth::Bearer(&app.admin_key)).await;
     assert_eq!(listed.body["data"], json!([]), "{}", listed.body);
     let small = json!({"organizations": [{"id": "org_small", "name": "Small", "slug": "small"}]});
@@ -346,7 +350,11 @@ async fn streamed_imports_keep_their_limit(backend: Backend) {
         .post("/admin/imports/clerk", Auth::Bearer(&app.admin_key), small)
         .await;
     assert_eq!(imported.status, StatusCode::OK, "{}", imported.body);
-    assert_eq!(imported.body["summary"]["orgs"]["created"], 1, "{}", imported.body);
+    assert_eq!(
+        imported.body["summary"]["orgs"]["created"], 1,
+        "{}",
+        imported.body
+    );
 }
 
 on_both_backends!(

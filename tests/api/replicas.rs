@@ -6,7 +6,10 @@ use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::harness::{Auth, Backend, Reply, TestApp};
+use polis::store::{AccessStore, MemberStore, RolePatch, SqlStore};
+
+use crate::harness::{as_admin, Auth, Backend, Reply, TestApp};
+use crate::on_both_backends;
 
 /// A `polis serve` process on the test app's database and Kratos double.
 pub struct Replica {
@@ -124,3 +127,59 @@ async fn replicas_refuse_a_caller_removed_by_another() {
         .collect();
     assert_eq!(ids.len(), 2, "{}", json!(ids));
 }
+
+/// Each replica keeps the role catalog in memory; a role edited through another replica
+/// shows on the next read here, and a membership removed there is gone here at once.
+async fn replicas_see_role_and_membership_changes_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.user("alice");
+    let org = app.create_org(&alice, "Acme").await;
+    let org_id: Uuid = org["id"].as_str().unwrap().parse().unwrap();
+    let other = match backend {
+        Backend::Sqlite => SqlStore::connect_sqlite(&app.db.process_url()).await,
+        Backend::Postgres => SqlStore::connect_postgres(&app.db.process_url()).await,
+    }
+    .expect("a second store on the same database");
+    let org_ref = polis::domain::org::OrgRef::Id(org_id);
+    let before = other.org_access(&org_ref, Some(alice.id)).await.unwrap();
+    let permissions = before.unwrap().1.unwrap().permissions;
+    assert!(permissions.contains(&"org:sys_billing:read".to_owned()));
+
+    let trimmed: Vec<String> = permissions
+        .iter()
+        .filter(|p| !p.starts_with("org:sys_billing"))
+        .cloned()
+        .collect();
+    let patch = RolePatch {
+        permissions: Some(trimmed.clone()),
+        ..RolePatch::default()
+    };
+    app.store()
+        .update_role("org:admin", patch, as_admin().now)
+        .await
+        .unwrap();
+    let after = other.org_access(&org_ref, Some(alice.id)).await.unwrap();
+    assert_eq!(after.unwrap().1.unwrap().permissions, trimmed);
+
+    let bob = app.user("bob");
+    app.add_member(&alice, &org_id.to_string(), &bob, "org:member")
+        .await;
+    assert!(other
+        .find_membership(org_id, bob.id)
+        .await
+        .unwrap()
+        .is_some());
+    app.store()
+        .remove_member(org_id, bob.id, as_admin())
+        .await
+        .unwrap();
+    assert!(other
+        .find_membership(org_id, bob.id)
+        .await
+        .unwrap()
+        .is_none());
+    let gone = other.org_access(&org_ref, Some(bob.id)).await.unwrap();
+    assert!(gone.unwrap().1.is_none());
+}
+
+on_both_backends!(replicas_see_role_and_membership_changes_at_once);

@@ -14,6 +14,7 @@ use super::{
     OrgImportOutcome, RoleImport, RowStatus, INSERT_CHUNK,
 };
 use crate::domain::role::MEMBERSHIPS_MANAGE;
+use crate::store::catalog::bump_version;
 use crate::store::db::{query, Conn, Tx};
 use crate::store::roles::add_role_permissions;
 use crate::store::{OnUnique, SqlStore, StoreError, StoreResult, Unique};
@@ -35,6 +36,9 @@ async fn ensure_role(
     .await?
         == 1;
     let added = add_role_permissions(conn, &role.key, &role.permissions).await?;
+    if created || added > 0 {
+        bump_version(conn).await?;
+    }
     Ok(if created {
         RowStatus::Created
     } else if added > 0 {
