@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::db::{query, Conn};
-use super::StoreResult;
+use super::{StoreError, StoreResult};
 
 /// One version of the catalog: each role's permissions, sorted.
 #[derive(Debug, Default)]
@@ -21,6 +21,14 @@ impl Catalog {
     /// A role's permissions (none for a role the catalog lacks).
     pub fn permissions(&self, role: &str) -> Vec<String> {
         self.permissions.get(role).cloned().unwrap_or_default()
+    }
+
+    /// A role's permissions; refused when there is no such role.
+    pub fn role(&self, role: &str) -> StoreResult<&[String]> {
+        self.permissions
+            .get(role)
+            .map(Vec::as_slice)
+            .ok_or_else(|| StoreError::UnknownRole(role.to_owned()))
     }
 }
 
@@ -60,24 +68,30 @@ pub(super) async fn catalog_at(conn: &mut Conn, version: i64) -> StoreResult<Arc
     Ok(fresh)
 }
 
-/// The whole catalog and its version, in one statement.
+/// The catalog as it is now (one round trip, none more while it is unchanged).
+pub(super) async fn current_catalog(conn: &mut Conn) -> StoreResult<Arc<Catalog>> {
+    let version: i64 = query("SELECT version FROM role_catalog_version WHERE id = 1")
+        .scalar(conn)
+        .await?;
+    catalog_at(conn, version).await
+}
+
+/// The whole catalog and its version, in one statement: every role, with each of its
+/// permissions (a role without any comes once, with none).
 async fn load(conn: &mut Conn) -> StoreResult<Catalog> {
     let rows: Vec<(i64, Option<String>, Option<String>)> = query(
-        "SELECT v.version, rp.role_key, rp.permission FROM role_catalog_version v \
-         LEFT JOIN role_permissions rp ON 1 = 1 WHERE v.id = 1 \
-         ORDER BY rp.role_key, rp.permission",
+        "SELECT v.version, r.key, rp.permission FROM role_catalog_version v \
+         LEFT JOIN roles r ON 1 = 1 LEFT JOIN role_permissions rp ON rp.role_key = r.key \
+         WHERE v.id = 1 ORDER BY r.key, rp.permission",
     )
     .fetch_all(conn)
     .await?;
     let mut catalog = Catalog::default();
     for (version, role, permission) in rows {
         catalog.version = version;
-        if let (Some(role), Some(permission)) = (role, permission) {
-            catalog
-                .permissions
-                .entry(role)
-                .or_default()
-                .push(permission);
+        if let Some(role) = role {
+            let permissions = catalog.permissions.entry(role).or_default();
+            permissions.extend(permission);
         }
     }
     Ok(catalog)

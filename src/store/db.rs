@@ -24,9 +24,11 @@ use super::catalog::CatalogCache;
 /// What differs between the backends, as data: each backend module holds one.
 #[derive(Debug)]
 pub(crate) struct Dialect {
-    /// Starts a transaction that will check an invariant and write: PostgreSQL's plain
-    /// `BEGIN` (rows are then locked one by one); SQLite's `BEGIN IMMEDIATE`, which takes
-    /// the database's one write lock up front so that no two writers interleave.
+    /// Starts a transaction that will check an invariant and write. PostgreSQL: `BEGIN`
+    /// and, in the same round trip, the role catalog lock in shared mode, so the roles the
+    /// write relies on cannot change under it (rows are then locked one by one). SQLite:
+    /// `BEGIN IMMEDIATE`, which takes the database's one write lock up front, so that no
+    /// two writers interleave.
     pub begin_write: &'static str,
     /// Appended to a `SELECT` whose rows must stay locked until commit (`FOR UPDATE`);
     /// empty where the write transaction already excludes other writers.
@@ -36,12 +38,9 @@ pub(crate) struct Dialect {
     pub share_rows: &'static str,
     /// Case-insensitive `LIKE`.
     pub like: &'static str,
-    /// Takes the role catalog lock in shared mode: a role this transaction relies on
-    /// (exists, grants a permission) cannot change under it. `None`: writers are
-    /// serialized anyway.
-    pub share_roles: Option<&'static str>,
-    /// Takes the role catalog lock exclusively, for role edits.
-    pub lock_roles: Option<&'static str>,
+    /// Starts a role edit: like `begin_write`, holding the role catalog lock exclusively,
+    /// so no write relying on a role's permissions runs beside it.
+    pub begin_catalog_write: &'static str,
     /// Run first in every import transaction (e.g. commit without waiting for the WAL
     /// flush: the import is idempotent, so a re-run restores what a crash lost).
     pub import_setup: Option<&'static str>,
@@ -173,10 +172,18 @@ impl Db {
         Ok(Tx(self.conn(handle)))
     }
 
+    /// A role edit's transaction (see [`Dialect::begin_catalog_write`]).
+    pub async fn begin_catalog_write(&self) -> Result<Tx, sqlx::Error> {
+        self.begin_with(self.dialect.begin_catalog_write).await
+    }
+
     /// A transaction that checks an invariant and then writes (see
     /// [`Dialect::begin_write`]).
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
-        let begin = self.dialect.begin_write;
+        self.begin_with(self.dialect.begin_write).await
+    }
+
+    async fn begin_with(&self, begin: &'static str) -> Result<Tx, sqlx::Error> {
         let _waiting = Waiting::start(&self.waiting);
         let handle = match &self.pool {
             Pool::Postgres(pool, _) => Handle::PostgresTx(pool.begin_with(begin).await?),

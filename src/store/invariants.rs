@@ -7,8 +7,7 @@ use uuid::Uuid;
 
 use super::db::{query, Conn};
 use super::invitations::live_pending;
-use super::roles::{role_has, share_role_catalog};
-use super::{Membership, StoreError, StoreResult};
+use super::{StoreError, StoreResult};
 use crate::domain::role::MEMBERSHIPS_MANAGE;
 
 /// Members of an org, other than one identity, whose role carries a permission.
@@ -42,26 +41,17 @@ pub(super) async fn seats_taken(
     .await?)
 }
 
-/// Refuses when `identity` is the org's last member able to manage members and is
-/// about to lose that ability (`new_role` `None`: it leaves).
-pub(super) async fn ensure_not_last_manager(
+/// Refuses when no member other than `identity` can manage members: `identity`, which
+/// can, is about to lose that (demoted or removed). The org lock must be held, so that
+/// two such changes cannot each count the other.
+pub(super) async fn ensure_another_manager(
     conn: &mut Conn,
     org: Uuid,
-    current: &Membership,
-    new_role: Option<&str>,
+    identity: Uuid,
 ) -> StoreResult<()> {
-    share_role_catalog(conn).await?;
-    if !role_has(conn, &current.role, MEMBERSHIPS_MANAGE).await? {
-        return Ok(());
-    }
-    if let Some(new_role) = new_role {
-        if role_has(conn, new_role, MEMBERSHIPS_MANAGE).await? {
-            return Ok(());
-        }
-    }
     let others: i64 = query(COUNT_OTHER_HOLDERS)
         .bind(org)
-        .bind(current.identity_id)
+        .bind(identity)
         .bind(MEMBERSHIPS_MANAGE)
         .scalar(conn)
         .await?;

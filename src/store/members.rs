@@ -10,10 +10,9 @@ use uuid::Uuid;
 
 use super::catalog::{catalog_at, Catalog};
 use super::db::{query, Conn};
-use super::guard::Rights;
-use super::invariants::{ensure_not_last_manager, seats_taken};
-use super::orgs::{like_pattern, lock_org, merge_metadata, OrgSummary};
-use super::roles::{role_exists, role_permissions};
+use super::invariants::{ensure_another_manager, seats_taken};
+use super::locking::{begin_adding, begin_changing, manages};
+use super::orgs::{like_pattern, merge_metadata, OrgSummary};
 use super::{Change, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
 use crate::domain::{Action, Stakes};
 
@@ -130,7 +129,7 @@ pub(super) struct MembershipRow {
 
 impl MembershipRow {
     /// Attaches the role's permissions from the catalog.
-    fn with_permissions(self, catalog: &Catalog) -> Membership {
+    pub(super) fn with_permissions(self, catalog: &Catalog) -> Membership {
         Membership {
             permissions: catalog.permissions(&self.role),
             org_id: self.org_id,
@@ -181,31 +180,6 @@ pub(super) async fn load_membership(
     let Some(row) = row else { return Ok(None) };
     let catalog = catalog_at(conn, row.catalog_version).await?;
     Ok(Some(row.with_permissions(&catalog)))
-}
-
-async fn load_existing_membership(
-    conn: &mut Conn,
-    org: Uuid,
-    identity: Uuid,
-) -> StoreResult<Membership> {
-    load_membership(conn, org, identity)
-        .await?
-        .ok_or(StoreError::MemberNotFound)
-}
-
-/// Locks the org, checks that the caller may do `action` there at all (before telling
-/// whether the member exists), and reads the membership about to change.
-async fn lock_membership<'a>(
-    conn: &mut Conn,
-    org: Uuid,
-    identity: Uuid,
-    change: Change<'a>,
-    action: Action,
-) -> StoreResult<(Rights<'a>, Membership)> {
-    lock_org(conn, org).await?;
-    let rights = Rights::require(conn, org, change, action).await?;
-    let current = load_existing_membership(conn, org, identity).await?;
-    Ok((rights, current))
 }
 
 /// Inserts a membership, refusing a second one for the same identity.
@@ -305,23 +279,30 @@ impl MemberStore for SqlStore {
         change: Change<'_>,
     ) -> StoreResult<Membership> {
         let now = change.now;
-        let mut tx = self.db.begin_write().await?;
-        let cap = lock_org(&mut tx, org).await?;
-        let rights = Rights::require(&mut tx, org, change, Action::AddMember).await?;
-        role_exists(&mut tx, role).await?;
-        let granted = role_permissions(&mut tx, role).await?;
+        let (mut tx, cap, rights) = begin_adding(&self.db, org, change, Action::AddMember).await?;
+        let granted = rights.catalog.role(role)?.to_vec();
         rights.check(Action::AddMember, Stakes::granting(&granted))?;
-        if load_membership(&mut tx, org, identity).await?.is_some() {
-            return Err(StoreError::AlreadyMember);
-        }
-        if cap > 0 && seats_taken(&mut tx, org, now).await? >= i64::from(cap) {
-            return Err(StoreError::QuotaExceeded);
+        if cap > 0 {
+            if load_membership(&mut tx, org, identity).await?.is_some() {
+                return Err(StoreError::AlreadyMember);
+            }
+            if seats_taken(&mut tx, org, now).await? >= i64::from(cap) {
+                return Err(StoreError::QuotaExceeded);
+            }
         }
         let empty = Value::Object(serde_json::Map::new());
         insert_membership(&mut tx, org, identity, role, (&empty, &empty), now).await?;
-        let membership = load_existing_membership(&mut tx, org, identity).await?;
         tx.commit().await?;
-        Ok(membership)
+        Ok(Membership {
+            org_id: org,
+            identity_id: identity,
+            role: role.to_owned(),
+            permissions: granted,
+            public_metadata: empty.clone(),
+            private_metadata: empty,
+            created_at: now,
+            updated_at: now,
+        })
     }
 
     #[tracing::instrument(skip_all, fields(org = %org, identity = %identity))]
@@ -333,17 +314,17 @@ impl MemberStore for SqlStore {
         change: Change<'_>,
     ) -> StoreResult<Membership> {
         let now = change.now;
-        let mut tx = self.db.begin_write().await?;
-        let (rights, current) =
-            lock_membership(&mut tx, org, identity, change, Action::ChangeRole).await?;
-        role_exists(&mut tx, role).await?;
-        let granted = role_permissions(&mut tx, role).await?;
+        let (mut tx, rights, current) =
+            begin_changing(&self.db, org, identity, change, Action::ChangeRole).await?;
+        let granted = rights.catalog.role(role)?.to_vec();
         let stakes = Stakes {
             granted: Some(&granted),
             target: Some(&current.permissions),
         };
         rights.check(Action::ChangeRole, stakes)?;
-        ensure_not_last_manager(&mut tx, org, &current, Some(role)).await?;
+        if manages(&current.permissions) && !manages(&granted) {
+            ensure_another_manager(&mut tx, org, identity).await?;
+        }
         query(
             "UPDATE org_membership SET role = $3, updated_at = $4 \
              WHERE org_id = $1 AND identity_id = $2",
@@ -354,9 +335,13 @@ impl MemberStore for SqlStore {
         .bind(now)
         .execute(&mut tx)
         .await?;
-        let membership = load_existing_membership(&mut tx, org, identity).await?;
         tx.commit().await?;
-        Ok(membership)
+        Ok(Membership {
+            role: role.to_owned(),
+            permissions: granted,
+            updated_at: now,
+            ..current
+        })
     }
 
     #[tracing::instrument(skip_all, fields(org = %org, identity = %identity))]
@@ -366,13 +351,15 @@ impl MemberStore for SqlStore {
         identity: Uuid,
         change: Change<'_>,
     ) -> StoreResult<()> {
-        let mut tx = self.db.begin_write().await?;
         let action = Action::RemoveMember {
             identity_id: identity,
         };
-        let (rights, current) = lock_membership(&mut tx, org, identity, change, action).await?;
+        let (mut tx, rights, current) =
+            begin_changing(&self.db, org, identity, change, action).await?;
         rights.check(action, Stakes::acting_on(&current.permissions))?;
-        ensure_not_last_manager(&mut tx, org, &current, None).await?;
+        if manages(&current.permissions) {
+            ensure_another_manager(&mut tx, org, identity).await?;
+        }
         query("DELETE FROM org_membership WHERE org_id = $1 AND identity_id = $2")
             .bind(org)
             .bind(identity)
@@ -391,9 +378,8 @@ impl MemberStore for SqlStore {
         change: Change<'_>,
     ) -> StoreResult<Membership> {
         let now = change.now;
-        let mut tx = self.db.begin_write().await?;
-        let (rights, current) =
-            lock_membership(&mut tx, org, identity, change, Action::ChangeRole).await?;
+        let (mut tx, rights, current) =
+            begin_changing(&self.db, org, identity, change, Action::ChangeRole).await?;
         rights.check(Action::ChangeRole, Stakes::acting_on(&current.permissions))?;
         let (public, private) =
             merge_metadata(&current.public_metadata, &current.private_metadata, patch)?;
@@ -408,9 +394,13 @@ impl MemberStore for SqlStore {
         .bind(now)
         .execute(&mut tx)
         .await?;
-        let membership = load_existing_membership(&mut tx, org, identity).await?;
         tx.commit().await?;
-        Ok(membership)
+        Ok(Membership {
+            public_metadata: public,
+            private_metadata: private,
+            updated_at: now,
+            ..current
+        })
     }
 
     async fn list_memberships_of(

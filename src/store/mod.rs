@@ -15,6 +15,7 @@ mod guard;
 mod import;
 mod invariants;
 mod invitations;
+mod locking;
 mod members;
 mod orgs;
 mod permission_checks;

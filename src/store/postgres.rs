@@ -11,14 +11,14 @@ use super::{PoolSettings, SqlStore};
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 static DIALECT: Dialect = Dialect {
-    begin_write: "BEGIN",
+    // One round trip: the simple query protocol takes both statements.
+    begin_write: "BEGIN; SELECT pg_advisory_xact_lock_shared(7401)",
     lock_rows: " FOR UPDATE",
     share_rows: " FOR SHARE",
     like: "ILIKE",
-    // A transaction-scoped advisory lock on the role catalog: shared by transactions
-    // that rely on a role, exclusive for role edits.
-    share_roles: Some("SELECT pg_advisory_xact_lock_shared(7401)"),
-    lock_roles: Some("SELECT pg_advisory_xact_lock(7401)"),
+    // The role catalog lock is a transaction-scoped advisory lock: shared by every
+    // write (`begin_write`), exclusive for role edits.
+    begin_catalog_write: "BEGIN; SELECT pg_advisory_xact_lock(7401)",
     // The import is idempotent, so the few orgs a crash could lose come back with a
     // re-run; each org still commits whole or not at all.
     import_setup: Some("SET LOCAL synchronous_commit TO OFF"),

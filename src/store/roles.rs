@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::catalog::bump_version;
+use super::catalog::{bump_version, current_catalog};
 use super::db::{query, Conn};
 use super::{OnUnique, SqlStore, StoreError, StoreResult, Unique};
 use crate::domain::role::MEMBERSHIPS_MANAGE;
@@ -79,16 +79,6 @@ pub(super) async fn role_permission_rows(conn: &mut Conn) -> StoreResult<Vec<(St
     )
 }
 
-/// One role's permissions (none for an unknown role).
-pub(super) async fn role_permissions(conn: &mut Conn, role: &str) -> StoreResult<Vec<String>> {
-    let rows: Vec<(String,)> =
-        query("SELECT permission FROM role_permissions WHERE role_key = $1 ORDER BY permission")
-            .bind(role)
-            .fetch_all(conn)
-            .await?;
-    Ok(rows.into_iter().map(|(permission,)| permission).collect())
-}
-
 /// A role's permission list from `(role, permission)` rows.
 pub(super) fn permissions_of(catalog: &[(String, String)], role: &str) -> Vec<String> {
     catalog
@@ -98,44 +88,10 @@ pub(super) fn permissions_of(catalog: &[(String, String)], role: &str) -> Vec<St
         .collect()
 }
 
-/// Shares the role catalog for the rest of the transaction: a role this transaction
-/// relies on (exists, grants a permission) cannot change or go away under it. Role
-/// edits take the same lock exclusively.
-pub(super) async fn share_role_catalog(conn: &mut Conn) -> StoreResult<()> {
-    if let Some(sql) = conn.dialect().share_roles {
-        query(sql).execute(conn).await?;
-    }
-    Ok(())
-}
-
-async fn lock_role_catalog(conn: &mut Conn) -> StoreResult<()> {
-    if let Some(sql) = conn.dialect().lock_roles {
-        query(sql).execute(conn).await?;
-    }
-    Ok(())
-}
-
-/// Refuses an unknown role, and holds the catalog so that it stays known.
-pub(super) async fn role_exists(conn: &mut Conn, role: &str) -> StoreResult<()> {
-    share_role_catalog(conn).await?;
-    let found: Option<i32> = query("SELECT 1 FROM roles WHERE key = $1")
-        .bind(role)
-        .optional_scalar(conn)
-        .await?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(StoreError::UnknownRole(role.to_owned())),
-    }
-}
-
-pub(super) async fn role_has(conn: &mut Conn, role: &str, permission: &str) -> StoreResult<bool> {
-    let n: i64 =
-        query("SELECT COUNT(*) FROM role_permissions WHERE role_key = $1 AND permission = $2")
-            .bind(role)
-            .bind(permission)
-            .scalar(conn)
-            .await?;
-    Ok(n > 0)
+/// Refuses an unknown role; returns the role's permissions. Writes hold the catalog
+/// still with `begin_write`'s shared lock, so the role stays as read until commit.
+pub(super) async fn role_exists(conn: &mut Conn, role: &str) -> StoreResult<Vec<String>> {
+    Ok(current_catalog(conn).await?.role(role)?.to_vec())
 }
 
 /// Adds permissions to a role (those it has already are kept); returns how many were new.
@@ -213,8 +169,7 @@ impl RoleStore for SqlStore {
 
     #[tracing::instrument(skip_all, fields(role = %role.key))]
     async fn create_role(&self, role: Role) -> StoreResult<Role> {
-        let mut tx = self.db.begin_write().await?;
-        lock_role_catalog(&mut tx).await?;
+        let mut tx = self.db.begin_catalog_write().await?;
         query(
             "INSERT INTO roles (key, name, description, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $4)",
@@ -242,8 +197,7 @@ impl RoleStore for SqlStore {
         patch: RolePatch,
         now: DateTime<Utc>,
     ) -> StoreResult<Role> {
-        let mut tx = self.db.begin_write().await?;
-        lock_role_catalog(&mut tx).await?;
+        let mut tx = self.db.begin_catalog_write().await?;
         let current = load_role(&mut tx, key)
             .await?
             .ok_or(StoreError::RoleNotFound)?;
@@ -273,8 +227,7 @@ impl RoleStore for SqlStore {
 
     #[tracing::instrument(skip_all, fields(role = %key))]
     async fn delete_role(&self, key: &str) -> StoreResult<()> {
-        let mut tx = self.db.begin_write().await?;
-        lock_role_catalog(&mut tx).await?;
+        let mut tx = self.db.begin_catalog_write().await?;
         let in_use: Option<i32> = query(
             "SELECT 1 FROM org_membership WHERE role = $1 \
              UNION ALL SELECT 1 FROM invitations WHERE role = $1 AND status = 'pending' LIMIT 1",

@@ -18,8 +18,7 @@ static DIALECT: Dialect = Dialect {
     lock_rows: "",
     share_rows: "",
     like: "LIKE",
-    share_roles: None,
-    lock_roles: None,
+    begin_catalog_write: "BEGIN IMMEDIATE",
     import_setup: None,
     // One writer at a time: parallel batches would only wait on each other.
     import_parallelism: 1,

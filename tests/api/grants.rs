@@ -149,14 +149,20 @@ async fn direct_adds_need_an_api_key_by_default(backend: Backend) {
     assert_eq!(by_key.status, StatusCode::CREATED, "{}", by_key.body);
 }
 
-/// Takes the lock every write to `org` needs, as another replica's transaction would.
-async fn hold_write_lock(raw: &mut RawConn, org: Uuid) {
+/// Takes, as another replica's transaction would, the locks a write by `caller` in
+/// `org` waits for: the org row (writes to the org itself, and to its managers) and
+/// the caller's own membership row (every write share-locks it).
+async fn hold_write_lock(raw: &mut RawConn, org: Uuid, caller: Uuid) {
     match raw {
         RawConn::Sqlite(_) => raw.run(&[("BEGIN IMMEDIATE", None)]).await,
         RawConn::Postgres(_) => {
             raw.run(&[
                 ("BEGIN", None),
                 ("SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE", Some(org)),
+                (
+                    "SELECT 1 FROM org_membership WHERE identity_id = $1 FOR UPDATE",
+                    Some(caller),
+                ),
             ])
             .await;
         }
@@ -249,7 +255,7 @@ async fn write_while_removed(
     (method, path, body): (Method, &str, Option<Value>),
 ) -> crate::harness::Reply {
     let mut raw = app.db.raw().await;
-    hold_write_lock(&mut raw, org).await;
+    hold_write_lock(&mut raw, org, caller.id).await;
     let request = app.call(method, path, Auth::Bearer(&caller.token), body);
     let (reply, ()) = tokio::join!(request, async {
         // Long enough for the request to pass its early check and wait for the lock.

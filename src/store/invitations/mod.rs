@@ -17,7 +17,7 @@ use crate::store::guard::Rights;
 use crate::store::invariants::{members_count, seats_taken};
 use crate::store::members::{insert_membership, load_membership};
 use crate::store::orgs::{lock_org, OrgSummary};
-use crate::store::roles::{role_exists, role_permissions};
+use crate::store::roles::role_exists;
 use crate::store::{
     Change, Membership, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique,
 };
@@ -254,9 +254,8 @@ impl InvitationStore for SqlStore {
         ensure_seats_for(&mut tx, org, cap, invitations.len(), now).await?;
         let mut created = Vec::with_capacity(invitations.len());
         for invitation in &invitations {
-            role_exists(&mut tx, &invitation.role).await?;
-            let granted = role_permissions(&mut tx, &invitation.role).await?;
-            rights.check(Action::ManageInvitations, Stakes::granting(&granted))?;
+            let granted = rights.catalog.role(&invitation.role)?;
+            rights.check(Action::ManageInvitations, Stakes::granting(granted))?;
             if let Some(identity) = invitation.existing_identity {
                 if load_membership(&mut tx, org, identity).await?.is_some() {
                     return Err(StoreError::AlreadyMember);
