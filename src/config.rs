@@ -219,6 +219,16 @@ pub struct Settings {
         global = true
     )]
     pub session_cache_capacity: u64,
+    /// Seconds an API key read from the database is reused (0–5; 0 disables): a revoked
+    /// key keeps working that long at most.
+    #[arg(
+        long,
+        env = "POLIS_API_KEY_CACHE_TTL",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(0..=5),
+        global = true
+    )]
+    pub api_key_cache_ttl: u64,
     /// Comma-separated browser origins allowed to call Polis with credentials, each
     /// `http(s)://host[:port]` (no `*`: credentials are never shared with any origin).
     #[arg(

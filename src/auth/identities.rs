@@ -76,6 +76,13 @@ impl IdentityDirectory {
         })
     }
 
+    /// An identity Polis read from Kratos less than a minute ago (its search snapshot
+    /// saved then): a positive answer only, since a new identity must not wait out a
+    /// cached "no such identity".
+    pub async fn known(&self, id: Uuid) -> Option<Arc<KratosIdentity>> {
+        self.cache.get(&id).await.flatten()
+    }
+
     /// Caches an identity Polis has just read from Kratos.
     pub async fn remember(&self, identity: KratosIdentity) {
         self.cache

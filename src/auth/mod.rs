@@ -24,7 +24,7 @@ use crate::domain::Caller;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::metrics::Metrics;
 use crate::rate_limit::{ClientIp, RateLimits};
-use crate::store::Store;
+use crate::store::{ApiKeyRecord, Store};
 use access_tokens::AccessTokens;
 use cache::SessionCache;
 use kratos::{KratosClient, KratosIdentity, SessionCredential, WhoamiOutcome};
@@ -42,6 +42,9 @@ pub struct Authenticator {
     sessions: SessionCache,
     access_tokens: AccessTokens,
     store: Arc<dyn Store>,
+    /// API keys found in the database, reused for `POLIS_API_KEY_CACHE_TTL` (≤ 5 s): a
+    /// revoked key keeps working that long at most, on each replica.
+    api_keys: moka::future::Cache<Uuid, Arc<ApiKeyRecord>>,
     cookie_name: String,
     allowed_origins: Vec<String>,
 }
@@ -66,6 +69,16 @@ impl Authenticator {
                 settings.session_cache_capacity,
             )?,
             store,
+            api_keys: moka::future::Cache::builder()
+                .max_capacity(if settings.api_key_cache_ttl == 0 {
+                    0
+                } else {
+                    10_000
+                })
+                .time_to_live(std::time::Duration::from_secs(
+                    settings.api_key_cache_ttl.max(1),
+                ))
+                .build(),
             cookie_name: settings.kratos_session_cookie.clone(),
             allowed_origins: settings.allowed_origins(),
         })
@@ -146,13 +159,20 @@ impl Authenticator {
     async fn api_key(&self, presented: &str) -> ApiResult<Caller> {
         let invalid = || ApiError::new(ErrorCode::Unauthenticated, "invalid API key");
         let (id, secret) = api_keys::parse(presented).ok_or_else(invalid)?;
-        let record = self.store.find_api_key(id).await?.ok_or_else(invalid)?;
+        let record = match self.api_keys.get(&id).await {
+            Some(record) => record,
+            None => {
+                let record = Arc::new(self.store.find_api_key(id).await?.ok_or_else(invalid)?);
+                self.api_keys.insert(id, record.clone()).await;
+                record
+            }
+        };
         if record.revoked_at.is_some() || !tokens::matches_hash(secret, &record.secret_hash) {
             return Err(invalid());
         }
         Ok(Caller::ApiKey(ApiKeyCaller {
             id: record.id,
-            name: record.name,
+            name: record.name.clone(),
             scope: record.scope,
         }))
     }

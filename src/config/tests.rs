@@ -27,6 +27,7 @@ fn every_setting_refuses_bad_values() {
         ("--creator-role", "admin"),
         ("--identity-traits", "email,first name"),
         ("--default-role", "org:Member"),
+        ("--api-key-cache-ttl", "6"),
         ("--direct-add", "everyone"),
         ("--metrics-listen-addr", "localhost:8081"),
         ("--metrics-listen-addr", "8081"),

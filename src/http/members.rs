@@ -245,16 +245,23 @@ async fn members_add(
     let store = state.store.as_ref();
     let access = org_access(store, &caller, &org, Action::AddMember).await?;
     may_add_directly(&caller, state.settings.direct_add)?;
-    let identity = state
-        .auth
-        .identity(body.identity_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::IdentityNotFound,
-                "Kratos has no identity with this id",
-            )
-        })?;
+    // An identity seen in the last minute exists (and has its search snapshot): Kratos
+    // is asked only about the others.
+    let fresh = match state.identities.known(body.identity_id).await {
+        Some(_) => None,
+        None => Some(
+            state
+                .auth
+                .identity(body.identity_id)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::IdentityNotFound,
+                        "Kratos has no identity with this id",
+                    )
+                })?,
+        ),
+    };
     let role = body
         .role
         .unwrap_or_else(|| state.settings.default_role.clone());
@@ -266,7 +273,9 @@ async fn members_add(
             Change::new(&caller, state.clock.now()),
         )
         .await?;
-    remember_profile(&state, identity).await;
+    if let Some(identity) = fresh {
+        remember_profile(&state, identity).await;
+    }
     tracing::info!(org = %access.org.id, identity = %body.identity_id, role, "member added");
     let added = with_identity_after_write(&state, membership, visibility(&caller)).await;
     Ok((StatusCode::CREATED, AppJson(added)))

@@ -267,7 +267,36 @@ async fn cors_preflight(backend: Backend) {
         .is_none());
 }
 
+/// API keys are reused for `POLIS_API_KEY_CACHE_TTL` seconds: a key revoked on another
+/// replica (here, straight in the store) works until then, and never after.
+async fn revoked_api_keys_stop_within_the_cache_ttl(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| settings.api_key_cache_ttl = 1).await;
+    let key = app.admin_key.clone();
+    assert_eq!(
+        app.get("/orgs", Auth::Bearer(&key)).await.status,
+        StatusCode::OK
+    );
+    let id = key["polis_".len()..]
+        .split('_')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = polis::clock::Clock::now(&polis::clock::SystemClock);
+    assert!(app.store().revoke_api_key(id, now).await.unwrap());
+    assert_eq!(
+        app.get("/orgs", Auth::Bearer(&key)).await.status,
+        StatusCode::OK,
+        "still cached"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    app.get("/orgs", Auth::Bearer(&key))
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
 on_both_backends!(
+    revoked_api_keys_stop_within_the_cache_ttl,
     credential_forms,
     sessions_are_cached,
     revocation_without_cache,

@@ -240,6 +240,9 @@ impl TestApp {
         // Most tests exercise membership rules through identity callers adding by id;
         // the default (`api_keys`) is tested on its own in hardening.rs.
         settings.direct_add = polis::domain::DirectAdd::Managers;
+        // Tests revoke keys and expect the next request refused; the cache is tested
+        // on its own in auth.rs.
+        settings.api_key_cache_ttl = 0;
         // Tests send bursts from one identity and one address; the rate-limit tests
         // set their own limits.
         settings.rate_limit_reads = 0;

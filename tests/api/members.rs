@@ -268,7 +268,41 @@ async fn kratos_down_when_adding(backend: Backend) {
     );
 }
 
+/// Adding an identity Polis has seen in the last minute does not ask Kratos again; a
+/// new one is always checked (no "no such identity" is cached).
+async fn known_identities_skip_kratos(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.user("alice");
+    let org = app.create_org(&alice, "Acme").await;
+    let id = org["id"].as_str().unwrap();
+    let bob = app.user("bob");
+    app.add_member(&alice, id, &bob, "org:member").await;
+    app.delete(
+        &format!("/orgs/{id}/members/{}", bob.id),
+        Auth::Bearer(&alice.token),
+    )
+    .await;
+    app.kratos.reset_counters();
+    app.add_member(&alice, id, &bob, "org:member").await;
+    assert_eq!(
+        app.kratos.admin_calls(),
+        0,
+        "{:?}",
+        app.kratos.admin_requests()
+    );
+    let stranger = uuid::Uuid::new_v4();
+    app.post(
+        &format!("/orgs/{id}/members"),
+        Auth::Bearer(&alice.token),
+        json!({"identity_id": stranger}),
+    )
+    .await
+    .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "identity_not_found");
+    assert_eq!(app.kratos.admin_calls(), 1);
+}
+
 on_both_backends!(
+    known_identities_skip_kratos,
     add_list_change_remove,
     permissions_and_leaving,
     membership_cap,
