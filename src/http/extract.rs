@@ -2,6 +2,7 @@
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -9,6 +10,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::http::json_shape::{JsonShape, ShapeMismatch};
+use crate::store::RequestOrigin;
 
 /// JSON body in, JSON body out.
 #[derive(Debug)]
@@ -119,5 +121,31 @@ mod tests {
             "Failed to deserialize the JSON body into the target type: missing field `name` at line 1 column 2",
         );
         assert_eq!(field, "name");
+    }
+}
+
+/// Where a request came from, for the events its writes record: its id, the client's
+/// address (as the proxies Polis trusts report it) and its `User-Agent`.
+impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let text = |value: &axum::http::HeaderValue| value.to_str().ok().map(str::to_owned);
+        Ok(RequestOrigin {
+            request_id: parts
+                .extensions
+                .get::<super::observe::RequestId>()
+                .and_then(|id| text(&id.0)),
+            client_ip: parts
+                .extensions
+                .get::<crate::rate_limit::ClientIp>()
+                .and_then(|ip| ip.0)
+                .map(|ip| ip.to_string()),
+            user_agent: parts
+                .headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(text)
+                .map(|agent| agent.chars().take(512).collect()),
+        })
     }
 }

@@ -22,7 +22,7 @@ use crate::domain::invitation::{InvitationStatus, MAX_BULK};
 use crate::domain::{authorize, visibility, Action, Caller, Visibility};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
-use crate::store::{Change, Invitation, Store};
+use crate::store::{Change, Invitation, RequestOrigin, Store};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -149,10 +149,11 @@ pub struct ListInvitationsParams {
 async fn invitations_create(
     State(state): State<AppState>,
     caller: Caller,
+    origin: RequestOrigin,
     AppPath(org): AppPath<String>,
     AppJson(body): AppJson<CreateInvitationRequest>,
 ) -> ApiResult<(StatusCode, AppJson<CreatedInvitationResponse>)> {
-    let mut created = create::create(&state, &caller, &org, vec![body], false).await?;
+    let mut created = create::create(&state, (&caller, &origin), &org, vec![body], false).await?;
     Ok((StatusCode::CREATED, AppJson(created.remove(0))))
 }
 
@@ -174,6 +175,7 @@ async fn invitations_create(
 async fn invitations_create_bulk(
     State(state): State<AppState>,
     caller: Caller,
+    origin: RequestOrigin,
     AppPath(org): AppPath<String>,
     AppJson(body): AppJson<Vec<CreateInvitationRequest>>,
 ) -> ApiResult<(StatusCode, AppJson<CreatedInvitationList>)> {
@@ -183,7 +185,7 @@ async fn invitations_create_bulk(
             format!("must hold 1 to {MAX_BULK} invitations"),
         ));
     }
-    let data = create::create(&state, &caller, &org, body, true).await?;
+    let data = create::create(&state, (&caller, &origin), &org, body, true).await?;
     Ok((StatusCode::CREATED, AppJson(CreatedInvitationList { data })))
 }
 
@@ -281,6 +283,7 @@ async fn invitations_get(
 async fn invitations_revoke(
     State(state): State<AppState>,
     caller: Caller,
+    origin: RequestOrigin,
     AppPath((org, id)): AppPath<(String, String)>,
 ) -> ApiResult<AppJson<InvitationResponse>> {
     let store: &dyn Store = state.store.as_ref();
@@ -290,7 +293,7 @@ async fn invitations_revoke(
         .revoke_invitation(
             access.org.id,
             invitation.id,
-            Change::new(&caller, state.clock.now()),
+            Change::new(&caller, state.clock.now()).from_request(&origin),
         )
         .await?;
     tracing::info!(org = %access.org.id, invitation = %revoked.id, "invitation revoked");
@@ -317,6 +320,7 @@ async fn invitations_revoke(
 async fn invitations_accept_by_token(
     State(state): State<AppState>,
     caller: Caller,
+    origin: RequestOrigin,
     AppJson(body): AppJson<AcceptByTokenRequest>,
 ) -> ApiResult<(StatusCode, AppJson<MembershipResponse>)> {
     authorize(&caller, Action::OwnAccount, None)?;
@@ -326,12 +330,17 @@ async fn invitations_accept_by_token(
         .find_invitation_by_token(&sha256_hex(body.token.trim()), now)
         .await?
         .ok_or_else(ApiError::invitation_not_found)?;
-    let membership = accept(&state, &caller, invitation.id).await?;
+    let membership = accept(&state, &caller, &origin, invitation.id).await?;
     Ok((StatusCode::CREATED, AppJson(membership)))
 }
 
 /// Accepts for the calling identity and returns the membership with its profile.
-pub async fn accept(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<MembershipResponse> {
+pub async fn accept(
+    state: &AppState,
+    caller: &Caller,
+    origin: &RequestOrigin,
+    id: Uuid,
+) -> ApiResult<MembershipResponse> {
     let crate::domain::Caller::Identity(identity) = caller else {
         return Err(ApiError::from(crate::domain::Denied::Forbidden));
     };
@@ -341,7 +350,7 @@ pub async fn accept(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Me
             id,
             identity.id,
             &identity.verified_emails,
-            state.clock.now(),
+            Change::new(caller, state.clock.now()).from_request(origin),
         )
         .await?;
     tracing::info!(org = %membership.org_id, invitation = %id, "invitation accepted");

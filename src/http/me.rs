@@ -18,7 +18,7 @@ use super::{AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::domain::{authorize, visibility, Action, Caller, Denied};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
-use crate::store::{OrgSummary, Store, StoreError};
+use crate::store::{Change, OrgSummary, RequestOrigin, Store, StoreError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -108,11 +108,12 @@ async fn me_invitations_list(
 async fn me_invitations_accept(
     State(state): State<AppState>,
     caller: Caller,
+    origin: RequestOrigin,
     AppPath(id): AppPath<String>,
 ) -> ApiResult<(StatusCode, AppJson<MembershipResponse>)> {
     verified_emails(&caller)?;
     let id = invitation_id(&id)?;
-    match accept(&state, &caller, id).await {
+    match accept(&state, &caller, &origin, id).await {
         Ok(membership) => Ok((StatusCode::CREATED, AppJson(membership))),
         // Someone else's invitation is not the caller's to know about.
         Err(err) if err.code() == ErrorCode::InvitationEmailMismatch => {
@@ -137,13 +138,18 @@ async fn me_invitations_accept(
 async fn me_invitations_decline(
     State(state): State<AppState>,
     caller: Caller,
+    origin: RequestOrigin,
     AppPath(id): AppPath<String>,
 ) -> ApiResult<AppJson<InvitationResponse>> {
     let emails = verified_emails(&caller)?;
     let id = invitation_id(&id)?;
     match state
         .store
-        .decline_invitation(id, emails, state.clock.now())
+        .decline_invitation(
+            id,
+            emails,
+            Change::new(&caller, state.clock.now()).from_request(&origin),
+        )
         .await
     {
         Ok(invitation) => Ok(AppJson(InvitationResponse::new(

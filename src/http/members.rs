@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::domain::{may_add_directly, visibility, Action, Caller, Visibility};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
-use crate::store::{Change, MemberFilter, Membership, MetadataPatch, Store};
+use crate::store::{Change, MemberFilter, Membership, MetadataPatch, RequestOrigin, Store};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -239,6 +239,7 @@ async fn members_list(
 async fn members_add(
     State(state): State<AppState>,
     caller: Caller,
+    origin: RequestOrigin,
     AppPath(org): AppPath<String>,
     AppJson(body): AppJson<AddMemberRequest>,
 ) -> ApiResult<(StatusCode, AppJson<MembershipResponse>)> {
@@ -270,7 +271,7 @@ async fn members_add(
             access.org.id,
             body.identity_id,
             &role,
-            Change::new(&caller, state.clock.now()),
+            Change::new(&caller, state.clock.now()).from_request(&origin),
         )
         .await?;
     if let Some(identity) = fresh {
@@ -356,6 +357,7 @@ async fn members_update(
     State(store): State<Arc<dyn Store>>,
     State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
+    origin: RequestOrigin,
     AppPath((org, identity)): AppPath<(String, String)>,
     AppJson(body): AppJson<UpdateMemberRequest>,
 ) -> ApiResult<AppJson<MembershipResponse>> {
@@ -366,7 +368,7 @@ async fn members_update(
             access.org.id,
             identity_id,
             &body.role,
-            Change::new(&caller, clock.now()),
+            Change::new(&caller, clock.now()).from_request(&origin),
         )
         .await?;
     tracing::info!(org = %access.org.id, identity = %identity_id, role = body.role, "role changed");
@@ -396,6 +398,7 @@ async fn members_remove(
     State(store): State<Arc<dyn Store>>,
     State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
+    origin: RequestOrigin,
     AppPath((org, identity)): AppPath<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let identity_id = parse_identity(&identity)?;
@@ -405,7 +408,7 @@ async fn members_remove(
         .remove_member(
             access.org.id,
             identity_id,
-            Change::new(&caller, clock.now()),
+            Change::new(&caller, clock.now()).from_request(&origin),
         )
         .await?;
     tracing::info!(org = %access.org.id, identity = %identity_id, "member removed");
@@ -434,6 +437,7 @@ async fn members_metadata_update(
     State(store): State<Arc<dyn Store>>,
     State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
+    origin: RequestOrigin,
     AppPath((org, identity)): AppPath<(String, String)>,
     AppJson(body): AppJson<MetadataRequest>,
 ) -> ApiResult<AppJson<MembershipResponse>> {
@@ -446,7 +450,7 @@ async fn members_metadata_update(
             access.org.id,
             identity_id,
             patch,
-            Change::new(&caller, clock.now()),
+            Change::new(&caller, clock.now()).from_request(&origin),
         )
         .await?;
     Ok(AppJson(MembershipResponse::new(membership, visibility)))

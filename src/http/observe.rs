@@ -23,6 +23,10 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The `endpoint` label and span `route` of a request no route matched.
 pub const UNMATCHED: &str = "unmatched";
 
+/// The request's id, for handlers that record it (events).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub HeaderValue);
+
 /// Longest `X-Request-Id` taken from a client; longer ones are replaced.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
@@ -39,6 +43,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         state.settings.trusted_proxies,
     );
     request.extensions_mut().insert(ClientIp(client));
+    request.extensions_mut().insert(RequestId(id.clone()));
     let endpoint = request
         .extensions()
         .get::<MatchedPath>()

@@ -24,7 +24,7 @@ use crate::domain::validation::{validate_http_url, validate_metadata, FieldError
 use crate::domain::{authorize, visibility, Action, Caller, Visibility};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
-use crate::store::{Change, NewOrg, Org, OrgFilter, OrgPatch, Store, StoreError};
+use crate::store::{Change, NewOrg, Org, OrgFilter, OrgPatch, RequestOrigin, Store, StoreError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -181,6 +181,7 @@ async fn orgs_create(
     State(auth): State<Arc<Authenticator>>,
     State(settings): State<Arc<Settings>>,
     caller: Caller,
+    origin: RequestOrigin,
     AppJson(body): AppJson<CreateOrgRequest>,
 ) -> ApiResult<(StatusCode, AppJson<OrgResponse>)> {
     authorize(&caller, Action::CreateOrg, None)?;
@@ -231,7 +232,10 @@ async fn orgs_create(
     let mut attempts = 0;
     let org = loop {
         match store
-            .create_org(new.clone(), Change::new(&caller, clock.now()))
+            .create_org(
+                new.clone(),
+                Change::new(&caller, clock.now()).from_request(&origin),
+            )
             .await
         {
             Err(StoreError::SlugTaken) if generated && attempts < 5 => {
@@ -332,6 +336,7 @@ async fn orgs_update(
     State(store): State<Arc<dyn Store>>,
     State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
+    origin: RequestOrigin,
     AppPath(org): AppPath<String>,
     AppJson(body): AppJson<UpdateOrgRequest>,
 ) -> ApiResult<AppJson<OrgResponse>> {
@@ -363,7 +368,11 @@ async fn orgs_update(
         max_allowed_memberships: body.max_allowed_memberships,
     };
     let org = store
-        .update_org(access.org.id, patch, Change::new(&caller, clock.now()))
+        .update_org(
+            access.org.id,
+            patch,
+            Change::new(&caller, clock.now()).from_request(&origin),
+        )
         .await?;
     Ok(AppJson(OrgResponse::new(org, visibility)))
 }
@@ -383,11 +392,15 @@ async fn orgs_delete(
     State(store): State<Arc<dyn Store>>,
     State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
+    origin: RequestOrigin,
     AppPath(org): AppPath<String>,
 ) -> ApiResult<StatusCode> {
     let access = org_access(store.as_ref(), &caller, &org, Action::DeleteOrg).await?;
     store
-        .delete_org(access.org.id, Change::new(&caller, clock.now()))
+        .delete_org(
+            access.org.id,
+            Change::new(&caller, clock.now()).from_request(&origin),
+        )
         .await?;
     tracing::info!(org = %access.org.id, caller = %caller.log_label(), "organization deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -411,6 +424,7 @@ async fn orgs_metadata_update(
     State(store): State<Arc<dyn Store>>,
     State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
+    origin: RequestOrigin,
     AppPath(org): AppPath<String>,
     AppJson(body): AppJson<MetadataRequest>,
 ) -> ApiResult<AppJson<OrgResponse>> {
@@ -418,7 +432,11 @@ async fn orgs_metadata_update(
     let visibility = visibility(&caller);
     let patch = body.into_patch(visibility)?;
     let org = store
-        .merge_org_metadata(access.org.id, patch, Change::new(&caller, clock.now()))
+        .merge_org_metadata(
+            access.org.id,
+            patch,
+            Change::new(&caller, clock.now()).from_request(&origin),
+        )
         .await?;
     Ok(AppJson(OrgResponse::new(org, visibility)))
 }

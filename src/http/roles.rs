@@ -20,7 +20,7 @@ use crate::domain::validation::FieldErrors;
 use crate::domain::{authorize, Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
-use crate::store::{Role, RolePatch, Store};
+use crate::store::{Change, RequestOrigin, Role, RolePatch, Store};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -160,6 +160,7 @@ async fn roles_create(
     State(store): State<Arc<dyn Store>>,
     State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
+    origin: RequestOrigin,
     AppJson(body): AppJson<CreateRoleRequest>,
 ) -> ApiResult<(StatusCode, AppJson<RoleResponse>)> {
     authorize(&caller, Action::ManageRoles, None)?;
@@ -170,14 +171,17 @@ async fn roles_create(
     errors.into_result().map_err(ApiError::validation)?;
     let now = clock.now();
     let role = store
-        .create_role(Role {
-            key: body.key,
-            name: body.name.trim().to_owned(),
-            description: body.description,
-            permissions: normalized(body.permissions),
-            created_at: now,
-            updated_at: now,
-        })
+        .create_role(
+            Role {
+                key: body.key,
+                name: body.name.trim().to_owned(),
+                description: body.description,
+                permissions: normalized(body.permissions),
+                created_at: now,
+                updated_at: now,
+            },
+            Change::new(&caller, now).from_request(&origin),
+        )
         .await?;
     Ok((StatusCode::CREATED, AppJson(role.into())))
 }
@@ -202,6 +206,7 @@ async fn roles_update(
     State(store): State<Arc<dyn Store>>,
     State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
+    origin: RequestOrigin,
     AppPath(key): AppPath<String>,
     AppJson(body): AppJson<UpdateRoleRequest>,
 ) -> ApiResult<AppJson<RoleResponse>> {
@@ -220,7 +225,14 @@ async fn roles_update(
         permissions: body.permissions.map(normalized),
     };
     Ok(AppJson(
-        store.update_role(&key, patch, clock.now()).await?.into(),
+        store
+            .update_role(
+                &key,
+                patch,
+                Change::new(&caller, clock.now()).from_request(&origin),
+            )
+            .await?
+            .into(),
     ))
 }
 
@@ -240,7 +252,9 @@ async fn roles_update(
 async fn roles_delete(
     State(store): State<Arc<dyn Store>>,
     State(settings): State<Arc<Settings>>,
+    State(clock): State<Arc<dyn Clock>>,
     caller: Caller,
+    origin: RequestOrigin,
     AppPath(key): AppPath<String>,
 ) -> ApiResult<StatusCode> {
     authorize(&caller, Action::ManageRoles, None)?;
@@ -250,6 +264,7 @@ async fn roles_delete(
             "the role is configured as the creator or default role",
         ));
     }
-    store.delete_role(&key).await?;
+    let change = Change::new(&caller, clock.now()).from_request(&origin);
+    store.delete_role(&key, change).await?;
     Ok(StatusCode::NO_CONTENT)
 }

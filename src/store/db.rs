@@ -41,6 +41,9 @@ pub(crate) struct Dialect {
     /// Starts a role edit: like `begin_write`, holding the role catalog lock exclusively,
     /// so no write relying on a role's permissions runs beside it.
     pub begin_catalog_write: &'static str,
+    /// Whether `WITH … AS (INSERT …) INSERT …` works (PostgreSQL), so an event and its
+    /// deliveries are written in one statement.
+    pub writable_ctes: bool,
     /// Run first in every import transaction (e.g. commit without waiting for the WAL
     /// flush: the import is idempotent, so a re-run restores what a crash lost).
     pub import_setup: Option<&'static str>,

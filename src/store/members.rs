@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::catalog::{catalog_at, Catalog};
 use super::db::{query, Conn};
+use super::events::{self, emit, Event, EventContext, EventType, Stamp};
 use super::invariants::{ensure_another_manager, seats_taken};
 use super::locking::{begin_adding, begin_changing, manages};
 use super::orgs::{like_pattern, merge_metadata, OrgSummary};
@@ -182,6 +183,74 @@ pub(super) async fn load_membership(
     Ok(Some(row.with_permissions(&catalog)))
 }
 
+/// A membership's event, its data built with the org and the member's profile (one
+/// read).
+pub(super) async fn membership_event(
+    conn: &mut Conn,
+    kind: EventType,
+    membership: &Membership,
+) -> StoreResult<Event> {
+    let context = EventContext::read(conn, membership.org_id, membership.identity_id).await?;
+    let data = events::membership(membership, &context);
+    Ok(membership_event_with(kind, membership, data))
+}
+
+pub(super) fn membership_event_with(
+    kind: EventType,
+    membership: &Membership,
+    data: Value,
+) -> Event {
+    Event {
+        kind,
+        org_id: Some(membership.org_id),
+        target: (
+            "organization_membership",
+            format!("{}:{}", membership.org_id, membership.identity_id),
+        ),
+        data,
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberWithTraits {
+    #[sqlx(flatten)]
+    membership: MembershipRow,
+    traits: Option<Json<Value>>,
+}
+
+/// Every member of an org with the context of its event, for deleting the org.
+pub(super) async fn members_for_events(
+    conn: &mut Conn,
+    org: Uuid,
+) -> StoreResult<Vec<(Membership, EventContext)>> {
+    let rows: Vec<MemberWithTraits> = query(format!(
+        "SELECT {MEMBERSHIP_COLUMNS}, p.traits FROM org_membership m \
+         LEFT JOIN identity_profiles p ON p.identity_id = m.identity_id \
+         WHERE m.org_id = $1 ORDER BY m.identity_id"
+    ))
+    .bind(org)
+    .fetch_all(&mut *conn)
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let catalog = catalog_at(conn, first.membership.catalog_version).await?;
+    let Some(first_identity) = rows.first().map(|r| r.membership.identity_id) else {
+        return Ok(Vec::new());
+    };
+    let base = EventContext::read(conn, org, first_identity).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let traits = row.traits.map_or(Value::Null, |traits| traits.0);
+            (
+                row.membership.with_permissions(&catalog),
+                base.for_traits(traits),
+            )
+        })
+        .collect())
+}
+
 /// Inserts a membership, refusing a second one for the same identity.
 pub(super) async fn insert_membership(
     conn: &mut Conn,
@@ -292,8 +361,7 @@ impl MemberStore for SqlStore {
         }
         let empty = Value::Object(serde_json::Map::new());
         insert_membership(&mut tx, org, identity, role, (&empty, &empty), now).await?;
-        tx.commit().await?;
-        Ok(Membership {
+        let added = Membership {
             org_id: org,
             identity_id: identity,
             role: role.to_owned(),
@@ -302,7 +370,11 @@ impl MemberStore for SqlStore {
             private_metadata: empty,
             created_at: now,
             updated_at: now,
-        })
+        };
+        let event = membership_event(&mut tx, EventType::MembershipCreated, &added).await?;
+        emit(&mut tx, &Stamp::from(change), event).await?;
+        tx.commit().await?;
+        Ok(added)
     }
 
     #[tracing::instrument(skip_all, fields(org = %org, identity = %identity))]
@@ -335,13 +407,16 @@ impl MemberStore for SqlStore {
         .bind(now)
         .execute(&mut tx)
         .await?;
-        tx.commit().await?;
-        Ok(Membership {
+        let changed = Membership {
             role: role.to_owned(),
             permissions: granted,
             updated_at: now,
             ..current
-        })
+        };
+        let event = membership_event(&mut tx, EventType::MembershipUpdated, &changed).await?;
+        emit(&mut tx, &Stamp::from(change), event).await?;
+        tx.commit().await?;
+        Ok(changed)
     }
 
     #[tracing::instrument(skip_all, fields(org = %org, identity = %identity))]
@@ -365,6 +440,8 @@ impl MemberStore for SqlStore {
             .bind(identity)
             .execute(&mut tx)
             .await?;
+        let event = membership_event(&mut tx, EventType::MembershipDeleted, &current).await?;
+        emit(&mut tx, &Stamp::from(change), event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -394,13 +471,16 @@ impl MemberStore for SqlStore {
         .bind(now)
         .execute(&mut tx)
         .await?;
-        tx.commit().await?;
-        Ok(Membership {
+        let changed = Membership {
             public_metadata: public,
             private_metadata: private,
             updated_at: now,
             ..current
-        })
+        };
+        let event = membership_event(&mut tx, EventType::MembershipUpdated, &changed).await?;
+        emit(&mut tx, &Stamp::from(change), event).await?;
+        tx.commit().await?;
+        Ok(changed)
     }
 
     async fn list_memberships_of(

@@ -11,6 +11,7 @@ mod active_orgs;
 mod api_keys;
 mod catalog;
 mod db;
+mod events;
 mod guard;
 mod import;
 mod invariants;
@@ -52,17 +53,37 @@ pub use signing_keys::{Rotation, SigningKeyRecord, SigningKeyStore};
 /// Who asks for a write, and when. Every write that needs a right in an org checks that
 /// right again inside its own transaction (`guard.rs`), with the caller's membership
 /// read there: a caller removed or demoted a moment earlier on another replica is
-/// refused once the locks are held. `now` stamps the change.
+/// refused once the locks are held. `now` stamps the change, and the change's events
+/// name `by` and `origin`.
 #[derive(Debug, Clone, Copy)]
 pub struct Change<'a> {
     pub by: &'a Caller,
     pub now: chrono::DateTime<chrono::Utc>,
+    pub origin: Option<&'a RequestOrigin>,
 }
 
 impl<'a> Change<'a> {
     pub fn new(by: &'a Caller, now: chrono::DateTime<chrono::Utc>) -> Self {
-        Change { by, now }
+        Change {
+            by,
+            now,
+            origin: None,
+        }
     }
+
+    /// The same change, made by the request `origin` describes.
+    pub fn from_request(mut self, origin: &'a RequestOrigin) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+}
+
+/// Where a request that changes something came from, as its events record it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestOrigin {
+    pub request_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// Keyset page request: at most `limit` rows strictly after `after`.

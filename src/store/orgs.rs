@@ -8,8 +8,12 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::db::{query, Conn};
+use super::events::{self, emit, Event, EventType, Stamp};
 use super::guard::Rights;
-use super::members::MetadataPatch;
+use super::members::{
+    insert_membership, members_for_events, membership_event, membership_event_with,
+};
+use super::members::{Membership, MetadataPatch};
 use super::roles::role_exists;
 use super::{Change, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
 use crate::domain::metadata::merged;
@@ -227,9 +231,10 @@ impl OrgStore for SqlStore {
     async fn create_org(&self, org: NewOrg, change: Change<'_>) -> StoreResult<Org> {
         let now = change.now;
         let mut tx = self.db.begin_write().await?;
-        if let Some((_, role)) = &org.creator {
-            role_exists(&mut tx, role).await?;
-        }
+        let creator_permissions = match &org.creator {
+            Some((_, role)) => role_exists(&mut tx, role).await?,
+            None => Vec::new(),
+        };
         let id = Uuid::now_v7();
         query(
             "INSERT INTO orgs (id, name, slug, image_url, public_metadata, private_metadata, \
@@ -248,17 +253,30 @@ impl OrgStore for SqlStore {
         .execute(&mut tx)
         .await
         .on_unique(Unique::OrgSlug, StoreError::SlugTaken)?;
+        let stamp = Stamp::from(change);
+        let created = load_org(&mut tx, id).await?;
+        emit(
+            &mut tx,
+            &stamp,
+            org_event(EventType::OrganizationCreated, &created),
+        )
+        .await?;
         if let Some((identity, role)) = &org.creator {
-            query(
-                "INSERT INTO org_membership (identity_id, org_id, role, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $4)",
-            )
-            .bind(identity)
-            .bind(id)
-            .bind(role)
-            .bind(now)
-            .execute(&mut tx)
-            .await?;
+            let empty = Value::Object(serde_json::Map::new());
+            insert_membership(&mut tx, id, *identity, role, (&empty, &empty), now).await?;
+            let membership = Membership {
+                org_id: id,
+                identity_id: *identity,
+                role: role.clone(),
+                permissions: creator_permissions,
+                public_metadata: empty.clone(),
+                private_metadata: empty,
+                created_at: now,
+                updated_at: now,
+            };
+            let event =
+                membership_event(&mut tx, EventType::MembershipCreated, &membership).await?;
+            emit(&mut tx, &stamp, event).await?;
         }
         let created = load_org(&mut tx, id).await?;
         tx.commit().await?;
@@ -340,6 +358,8 @@ impl OrgStore for SqlStore {
         .await
         .on_unique(Unique::OrgSlug, StoreError::SlugTaken)?;
         let org = load_org(&mut tx, id).await?;
+        let event = org_event(EventType::OrganizationUpdated, &org);
+        emit(&mut tx, &Stamp::from(change), event).await?;
         tx.commit().await?;
         Ok(org)
     }
@@ -349,6 +369,29 @@ impl OrgStore for SqlStore {
         let mut tx = self.db.begin_write().await?;
         lock_org(&mut tx, id).await?;
         Rights::require(&mut tx, id, change, Action::DeleteOrg).await?;
+        let org = load_org(&mut tx, id).await?;
+        let stamp = Stamp::from(change);
+        for (membership, context) in members_for_events(&mut tx, id).await? {
+            let data = events::membership(&membership, &context);
+            emit(
+                &mut tx,
+                &stamp,
+                membership_event_with(EventType::MembershipDeleted, &membership, data),
+            )
+            .await?;
+        }
+        let gone = events::deleted("organization", &id.to_string(), Some(&org.slug));
+        emit(
+            &mut tx,
+            &stamp,
+            Event {
+                kind: EventType::OrganizationDeleted,
+                org_id: Some(id),
+                target: ("organization", id.to_string()),
+                data: gone,
+            },
+        )
+        .await?;
         // Memberships and invitations go by ON DELETE CASCADE, in this same statement.
         let deleted = query("DELETE FROM orgs WHERE id = $1")
             .bind(id)
@@ -386,7 +429,19 @@ impl OrgStore for SqlStore {
         .execute(&mut tx)
         .await?;
         let org = load_org(&mut tx, id).await?;
+        let event = org_event(EventType::OrganizationUpdated, &org);
+        emit(&mut tx, &Stamp::from(change), event).await?;
         tx.commit().await?;
         Ok(org)
+    }
+}
+
+/// An org's own event (`organization.created|updated`).
+fn org_event(kind: EventType, org: &Org) -> Event {
+    Event {
+        kind,
+        org_id: Some(org.id),
+        target: ("organization", org.id.to_string()),
+        data: events::organization(org),
     }
 }

@@ -18,6 +18,7 @@ static DIALECT: Dialect = Dialect {
     like: "ILIKE",
     // The role catalog lock is a transaction-scoped advisory lock: shared by every
     // write (`begin_write`), exclusive for role edits.
+    writable_ctes: true,
     begin_catalog_write: "BEGIN; SELECT pg_advisory_xact_lock(7401)",
     // The import is idempotent, so the few orgs a crash could lose come back with a
     // re-run; each org still commits whole or not at all.

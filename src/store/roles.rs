@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 
 use super::catalog::{bump_version, current_catalog};
 use super::db::{query, Conn};
-use super::{OnUnique, SqlStore, StoreError, StoreResult, Unique};
+use super::events::{self, emit, Event, EventType, Stamp};
+use super::{Change, OnUnique, SqlStore, StoreError, StoreResult, Unique};
 use crate::domain::role::MEMBERSHIPS_MANAGE;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -30,15 +31,17 @@ pub struct RolePatch {
 pub trait RoleStore: Send + Sync {
     async fn list_roles(&self) -> StoreResult<Vec<Role>>;
     async fn find_role(&self, key: &str) -> StoreResult<Option<Role>>;
-    async fn create_role(&self, role: Role) -> StoreResult<Role>;
+    /// Role edits are for admin API keys, which the HTTP layer checks; `change` names
+    /// the editor in the role's event.
+    async fn create_role(&self, role: Role, change: Change<'_>) -> StoreResult<Role>;
     async fn update_role(
         &self,
         key: &str,
         patch: RolePatch,
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Role>;
     /// Refused while members hold the role or pending invitations offer it.
-    async fn delete_role(&self, key: &str) -> StoreResult<()>;
+    async fn delete_role(&self, key: &str, change: Change<'_>) -> StoreResult<()>;
 }
 
 /// Some org in which every member holding the permission has this role: taking the
@@ -168,7 +171,7 @@ impl RoleStore for SqlStore {
     }
 
     #[tracing::instrument(skip_all, fields(role = %role.key))]
-    async fn create_role(&self, role: Role) -> StoreResult<Role> {
+    async fn create_role(&self, role: Role, change: Change<'_>) -> StoreResult<Role> {
         let mut tx = self.db.begin_catalog_write().await?;
         query(
             "INSERT INTO roles (key, name, description, created_at, updated_at) \
@@ -186,6 +189,12 @@ impl RoleStore for SqlStore {
         let created = load_role(&mut tx, &role.key)
             .await?
             .ok_or(StoreError::RoleNotFound)?;
+        emit(
+            &mut tx,
+            &Stamp::from(change),
+            role_event(EventType::RoleCreated, &created),
+        )
+        .await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -195,8 +204,9 @@ impl RoleStore for SqlStore {
         &self,
         key: &str,
         patch: RolePatch,
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Role> {
+        let now = change.now;
         let mut tx = self.db.begin_catalog_write().await?;
         let current = load_role(&mut tx, key)
             .await?
@@ -221,12 +231,18 @@ impl RoleStore for SqlStore {
         let role = load_role(&mut tx, key)
             .await?
             .ok_or(StoreError::RoleNotFound)?;
+        emit(
+            &mut tx,
+            &Stamp::from(change),
+            role_event(EventType::RoleUpdated, &role),
+        )
+        .await?;
         tx.commit().await?;
         Ok(role)
     }
 
     #[tracing::instrument(skip_all, fields(role = %key))]
-    async fn delete_role(&self, key: &str) -> StoreResult<()> {
+    async fn delete_role(&self, key: &str, change: Change<'_>) -> StoreResult<()> {
         let mut tx = self.db.begin_catalog_write().await?;
         let in_use: Option<i32> = query(
             "SELECT 1 FROM org_membership WHERE role = $1 \
@@ -245,8 +261,25 @@ impl RoleStore for SqlStore {
         if deleted == 0 {
             return Err(StoreError::RoleNotFound);
         }
+        let event = Event {
+            kind: EventType::RoleDeleted,
+            org_id: None,
+            target: ("role", key.to_owned()),
+            data: events::deleted("role", key, None),
+        };
+        emit(&mut tx, &Stamp::from(change), event).await?;
         bump_version(&mut tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// A role's event (`role.created|updated`).
+fn role_event(kind: EventType, role: &Role) -> Event {
+    Event {
+        kind,
+        org_id: None,
+        target: ("role", role.key.clone()),
+        data: events::role(role),
     }
 }

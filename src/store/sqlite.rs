@@ -18,6 +18,7 @@ static DIALECT: Dialect = Dialect {
     lock_rows: "",
     share_rows: "",
     like: "LIKE",
+    writable_ctes: false,
     begin_catalog_write: "BEGIN IMMEDIATE",
     import_setup: None,
     // One writer at a time: parallel batches would only wait on each other.

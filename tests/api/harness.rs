@@ -45,7 +45,42 @@ pub enum RawConn {
     Postgres(sqlx::PgConnection),
 }
 
+/// One row of the `events` outbox, as tests read it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub actor_type: String,
+    pub actor_id: Option<String>,
+    pub target_type: String,
+    pub target_id: String,
+    pub request_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub data: sqlx::types::Json<Value>,
+}
+
 impl RawConn {
+    /// Every event recorded so far, oldest first.
+    pub async fn events(&mut self) -> Vec<EventRow> {
+        let sql = "SELECT type, actor_type, actor_id, target_type, target_id, request_id, \
+                   client_ip, user_agent, data FROM events ORDER BY seq";
+        match self {
+            RawConn::Sqlite(conn) => sqlx::query_as(sql).fetch_all(&mut *conn).await,
+            RawConn::Postgres(conn) => sqlx::query_as(sql).fetch_all(&mut *conn).await,
+        }
+        .expect("events")
+    }
+
+    /// How many rows `sql` (a `SELECT COUNT(*)`) counts.
+    pub async fn count(&mut self, sql: &str) -> i64 {
+        match self {
+            RawConn::Sqlite(conn) => sqlx::query_scalar(sql).fetch_one(&mut *conn).await,
+            RawConn::Postgres(conn) => sqlx::query_scalar(sql).fetch_one(&mut *conn).await,
+        }
+        .expect(sql)
+    }
+
     /// Runs statements, each given with its one UUID argument (or none).
     pub async fn run(&mut self, statements: &[(&str, Option<Uuid>)]) {
         for (sql, arg) in statements {

@@ -155,7 +155,7 @@ async fn replicas_see_role_and_membership_changes_at_once(backend: Backend) {
         ..RolePatch::default()
     };
     app.store()
-        .update_role("org:admin", patch, as_admin().now)
+        .update_role("org:admin", patch, as_admin())
         .await
         .unwrap();
     let after = other.org_access(&org_ref, Some(alice.id)).await.unwrap();

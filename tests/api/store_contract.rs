@@ -393,9 +393,9 @@ async fn roles_catalog(backend: Backend) {
         created_at: now,
         updated_at: now,
     };
-    store.create_role(editor.clone()).await.unwrap();
+    store.create_role(editor.clone(), as_admin()).await.unwrap();
     assert!(matches!(
-        store.create_role(editor).await.unwrap_err(),
+        store.create_role(editor, as_admin()).await.unwrap_err(),
         StoreError::RoleExists
     ));
 
@@ -413,22 +413,31 @@ async fn roles_catalog(backend: Backend) {
     };
     assert!(matches!(
         store
-            .update_role("org:editor", strip.clone(), now)
+            .update_role("org:editor", strip.clone(), as_admin())
             .await
             .unwrap_err(),
         StoreError::LastAdmin
     ));
     assert!(matches!(
-        store.delete_role("org:editor").await.unwrap_err(),
+        store
+            .delete_role("org:editor", as_admin())
+            .await
+            .unwrap_err(),
         StoreError::RoleInUse
     ));
     store.delete_org(org.id, as_admin()).await.unwrap();
-    let stripped = store.update_role("org:editor", strip, now).await.unwrap();
+    let stripped = store
+        .update_role("org:editor", strip, as_admin())
+        .await
+        .unwrap();
     assert_eq!(stripped.permissions, vec!["org:posts:write".to_owned()]);
-    store.delete_role("org:editor").await.unwrap();
+    store.delete_role("org:editor", as_admin()).await.unwrap();
     assert!(store.find_role("org:editor").await.unwrap().is_none());
     assert!(matches!(
-        store.delete_role("org:editor").await.unwrap_err(),
+        store
+            .delete_role("org:editor", as_admin())
+            .await
+            .unwrap_err(),
         StoreError::RoleNotFound
     ));
 }

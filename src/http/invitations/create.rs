@@ -14,7 +14,7 @@ use crate::domain::{visibility, Action, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::http::org_access;
 use crate::state::AppState;
-use crate::store::{Change, NewInvitation};
+use crate::store::{Change, NewInvitation, RequestOrigin};
 
 /// A checked request, ready for the store, and its token.
 struct Prepared {
@@ -140,7 +140,7 @@ fn acceptance_url(redirect_url: Option<&str>, token: &str) -> Option<String> {
 /// of them or none.
 pub(super) async fn create(
     state: &AppState,
-    caller: &Caller,
+    (caller, origin): (&Caller, &RequestOrigin),
     org: &str,
     requests: Vec<CreateInvitationRequest>,
     bulk: bool,
@@ -156,7 +156,7 @@ pub(super) async fn create(
         .create_invitations(
             access.org.id,
             invitations,
-            Change::new(caller, state.clock.now()),
+            Change::new(caller, state.clock.now()).from_request(origin),
         )
         .await?;
     tracing::info!(org = %access.org.id, count = created.len(), "invitations created");

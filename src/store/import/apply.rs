@@ -2,20 +2,23 @@
 //! the org row, its members in multi-row statements and its invitations.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::events::{org_events, Written};
 use super::{
     member_unchanged, plan_invitations, values_placeholders, AppliedOrg, ExistingInvitation,
     ExistingMember, ExistingOrg, ImportStore, InvitationImport, MemberImport, OrgImport,
     OrgImportOutcome, RoleImport, RowStatus, INSERT_CHUNK,
 };
 use crate::domain::role::MEMBERSHIPS_MANAGE;
-use crate::store::catalog::bump_version;
+use crate::store::catalog::{bump_version, current_catalog, Catalog};
 use crate::store::db::{query, Conn, Tx};
+use crate::store::events::{emit_all, Actor, Stamp};
 use crate::store::roles::add_role_permissions;
 use crate::store::{OnUnique, SqlStore, StoreError, StoreResult, Unique};
 
@@ -185,9 +188,9 @@ async fn import_invitations(
     org_id: Uuid,
     invitations: &[InvitationImport],
     new_org: bool,
-) -> StoreResult<Vec<RowStatus>> {
+) -> StoreResult<(Vec<RowStatus>, Vec<Option<Uuid>>)> {
     if invitations.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     // An org created by this transaction has no invitations to read.
     let existing: Vec<ExistingInvitation> = if new_org {
@@ -203,18 +206,19 @@ async fn import_invitations(
         .await?
     };
     let (statuses, writes) = plan_invitations(&existing, invitations);
+    let mut ids = vec![None; invitations.len()];
     for i in writes {
-        upsert_invitation(conn, org_id, &invitations[i]).await?;
+        ids[i] = Some(upsert_invitation(conn, org_id, &invitations[i]).await?);
     }
-    Ok(statuses)
+    Ok((statuses, ids))
 }
 
 async fn upsert_invitation(
     conn: &mut Conn,
     org_id: Uuid,
     inv: &InvitationImport,
-) -> StoreResult<()> {
-    let written = query(
+) -> StoreResult<Uuid> {
+    let written: Option<Uuid> = query(
         "INSERT INTO invitations (id, org_id, email_address, role, status, token_hash, \
          inviter_id, public_metadata, private_metadata, expires_at, clerk_id, created_at, \
          updated_at) VALUES ($1, $2, $3, $4, 'pending', NULL, $5, $6, $7, $8, $9, $10, $11) \
@@ -223,7 +227,7 @@ async fn upsert_invitation(
          public_metadata = excluded.public_metadata, \
          private_metadata = excluded.private_metadata, expires_at = excluded.expires_at, \
          created_at = excluded.created_at, updated_at = excluded.updated_at \
-         WHERE invitations.org_id = excluded.org_id",
+         WHERE invitations.org_id = excluded.org_id RETURNING id",
     )
     .bind(Uuid::now_v7())
     .bind(org_id)
@@ -236,13 +240,10 @@ async fn upsert_invitation(
     .bind(&inv.clerk_id)
     .bind(inv.created_at)
     .bind(inv.updated_at)
-    .execute(conn)
+    .optional_scalar(conn)
     .await?;
     // The Clerk id is another org's invitation: never rewrite it from here.
-    if written == 0 {
-        return Err(StoreError::ClerkIdConflict(inv.clerk_id.clone()));
-    }
-    Ok(())
+    written.ok_or_else(|| StoreError::ClerkIdConflict(inv.clerk_id.clone()))
 }
 
 async fn has_admin(conn: &mut Conn, org_id: Uuid) -> StoreResult<bool> {
@@ -274,10 +275,10 @@ async fn admin_roles(conn: &mut Conn) -> StoreResult<HashSet<String>> {
 async fn import_in_savepoint(
     conn: &mut Conn,
     org: &OrgImport,
-    admin_roles: &HashSet<String>,
+    batch: &Batch,
 ) -> StoreResult<StoreResult<OrgImportOutcome>> {
     query("SAVEPOINT import_org").execute(conn).await?;
-    let outcome = import_one_org(conn, org, admin_roles).await;
+    let outcome = import_one_org(conn, org, batch).await;
     if !matches!(outcome, Ok(OrgImportOutcome::Applied(_))) {
         // A slug conflict may come from a failed INSERT, which leaves a PostgreSQL
         // transaction unusable until rolled back.
@@ -292,14 +293,26 @@ async fn import_in_savepoint(
 async fn import_one_org(
     conn: &mut Conn,
     org: &OrgImport,
-    admin_roles: &HashSet<String>,
+    batch: &Batch,
 ) -> StoreResult<OrgImportOutcome> {
+    let admin_roles = &batch.admin_roles;
     let Some((org_id, status)) = upsert_org(conn, org).await? else {
         return Ok(OrgImportOutcome::SlugConflict);
     };
     let new_org = status == RowStatus::Created;
     let members = import_members(conn, org_id, &org.members, new_org).await?;
-    let invitations = import_invitations(conn, org_id, &org.invitations, new_org).await?;
+    let (invitations, invitation_ids) =
+        import_invitations(conn, org_id, &org.invitations, new_org).await?;
+    let written = Written {
+        org_id,
+        org,
+        status,
+        members: &members,
+        invitations: &invitations,
+        invitation_ids: &invitation_ids,
+    };
+    let events = org_events(conn, &written, &batch.catalog).await?;
+    emit_all(conn, &batch.stamp(), events).await?;
     // Every imported member holds its planned role once this is in: when one of them
     // can manage members, there is nothing to ask; a new org has no other members to
     // ask about.
@@ -312,6 +325,25 @@ async fn import_one_org(
         invitations,
         has_admin,
     }))
+}
+
+/// What every org of one batch is written against.
+struct Batch {
+    /// Roles holding the permission to manage members.
+    admin_roles: HashSet<String>,
+    /// The role catalog, with the roles this batch may just have created.
+    catalog: Arc<Catalog>,
+    now: DateTime<Utc>,
+}
+
+impl Batch {
+    fn stamp(&self) -> Stamp<'static> {
+        Stamp {
+            actor: Actor::import(),
+            at: self.now,
+            origin: None,
+        }
+    }
 }
 
 /// Commits, or for a dry run rolls back, what the transaction wrote.
@@ -359,10 +391,14 @@ impl ImportStore for SqlStore {
                 ensure_role(&mut tx, role, now).await?;
             }
         }
-        let admin_roles = admin_roles(&mut tx).await?;
+        let batch = Batch {
+            admin_roles: admin_roles(&mut tx).await?,
+            catalog: current_catalog(&mut tx).await?,
+            now,
+        };
         let mut outcomes = Vec::with_capacity(orgs.len());
         for org in orgs {
-            outcomes.push(import_in_savepoint(&mut tx, org, &admin_roles).await?);
+            outcomes.push(import_in_savepoint(&mut tx, org, &batch).await?);
         }
         finish(tx, dry_run).await?;
         Ok(outcomes)

@@ -7,6 +7,7 @@
 //! cannot drift from what a real run would do.
 
 mod apply;
+mod events;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

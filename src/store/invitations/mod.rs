@@ -13,9 +13,10 @@ mod rows;
 use crate::domain::invitation::{check_acceptable, InvitationStatus};
 use crate::domain::{Action, Stakes};
 use crate::store::db::{query, Conn};
+use crate::store::events::{self, emit, Event, EventType, Stamp};
 use crate::store::guard::Rights;
 use crate::store::invariants::{members_count, seats_taken};
-use crate::store::members::{insert_membership, load_membership};
+use crate::store::members::{insert_membership, load_membership, membership_event};
 use crate::store::orgs::{lock_org, OrgSummary};
 use crate::store::roles::role_exists;
 use crate::store::{
@@ -110,13 +111,13 @@ pub trait InvitationStore: Send + Sync {
         id: Uuid,
         identity: Uuid,
         verified_emails: &[String],
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Membership>;
     async fn decline_invitation(
         &self,
         id: Uuid,
         verified_emails: &[String],
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Invitation>;
 }
 
@@ -263,9 +264,17 @@ impl InvitationStore for SqlStore {
             }
             created.push(insert_invitation(&mut tx, org, invitation, now).await?);
         }
+        let stamp = Stamp::from(change);
         let mut loaded = Vec::with_capacity(created.len());
         for id in created {
-            loaded.push(load_invitation(&mut tx, id, now).await?);
+            let invitation = load_invitation(&mut tx, id, now).await?;
+            emit(
+                &mut tx,
+                &stamp,
+                invitation_event(EventType::InvitationCreated, &invitation),
+            )
+            .await?;
+            loaded.push(invitation);
         }
         tx.commit().await?;
         Ok(loaded)
@@ -346,6 +355,8 @@ impl InvitationStore for SqlStore {
         }
         set_invitation_status(&mut tx, id, InvitationStatus::Revoked, None, now).await?;
         let revoked = load_invitation(&mut tx, id, now).await?;
+        let event = invitation_event(EventType::InvitationRevoked, &revoked);
+        emit(&mut tx, &Stamp::from(change), event).await?;
         tx.commit().await?;
         Ok(revoked)
     }
@@ -384,8 +395,9 @@ impl InvitationStore for SqlStore {
         id: Uuid,
         identity: Uuid,
         verified_emails: &[String],
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Membership> {
+        let now = change.now;
         let mut tx = self.db.begin_write().await?;
         let (invitation, cap) = lock_for_invitee(&mut tx, id, verified_emails, now).await?;
         let org = invitation.org_id;
@@ -404,6 +416,16 @@ impl InvitationStore for SqlStore {
         let membership = load_membership(&mut tx, org, identity)
             .await?
             .ok_or(StoreError::MemberNotFound)?;
+        let stamp = Stamp::from(change);
+        let accepted = load_invitation(&mut tx, id, now).await?;
+        emit(
+            &mut tx,
+            &stamp,
+            invitation_event(EventType::InvitationAccepted, &accepted),
+        )
+        .await?;
+        let event = membership_event(&mut tx, EventType::MembershipCreated, &membership).await?;
+        emit(&mut tx, &stamp, event).await?;
         tx.commit().await?;
         Ok(membership)
     }
@@ -413,13 +435,26 @@ impl InvitationStore for SqlStore {
         &self,
         id: Uuid,
         verified_emails: &[String],
-        now: DateTime<Utc>,
+        change: Change<'_>,
     ) -> StoreResult<Invitation> {
+        let now = change.now;
         let mut tx = self.db.begin_write().await?;
         lock_for_invitee(&mut tx, id, verified_emails, now).await?;
         set_invitation_status(&mut tx, id, InvitationStatus::Declined, None, now).await?;
         let declined = load_invitation(&mut tx, id, now).await?;
+        let event = invitation_event(EventType::InvitationDeclined, &declined);
+        emit(&mut tx, &Stamp::from(change), event).await?;
         tx.commit().await?;
         Ok(declined)
+    }
+}
+
+/// An invitation's event.
+fn invitation_event(kind: EventType, invitation: &Invitation) -> Event {
+    Event {
+        kind,
+        org_id: Some(invitation.org_id),
+        target: ("organization_invitation", invitation.id.to_string()),
+        data: events::invitation(invitation),
     }
 }
