@@ -344,6 +344,7 @@ pub async fn accept(
     let crate::domain::Caller::Identity(identity) = caller else {
         return Err(ApiError::from(crate::domain::Denied::Forbidden));
     };
+    super::members::snapshot_before_write(state, identity.id).await;
     let membership = state
         .store
         .accept_invitation(

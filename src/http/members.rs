@@ -266,6 +266,10 @@ async fn members_add(
     let role = body
         .role
         .unwrap_or_else(|| state.settings.default_role.clone());
+    // The snapshot goes first so that the membership's event carries the profile.
+    if let Some(identity) = fresh {
+        remember_profile(&state, identity).await;
+    }
     let membership = store
         .add_member(
             access.org.id,
@@ -274,16 +278,26 @@ async fn members_add(
             Change::new(&caller, state.clock.now()).from_request(&origin),
         )
         .await?;
-    if let Some(identity) = fresh {
-        remember_profile(&state, identity).await;
-    }
     tracing::info!(org = %access.org.id, identity = %body.identity_id, role, "member added");
     let added = with_identity_after_write(&state, membership, visibility(&caller)).await;
     Ok((StatusCode::CREATED, AppJson(added)))
 }
 
-/// Saves a new member's search snapshot and caches its profile. The member is already
-/// added, so a failed snapshot is only logged: the next listing retries it.
+/// Makes sure Polis holds a profile snapshot of an identity that a write is about to
+/// make a member, so that the membership's event carries its name and address. Best
+/// effort: when Kratos cannot answer, the write goes on and the event has the id alone.
+pub(super) async fn snapshot_before_write(state: &AppState, identity: Uuid) {
+    if state.identities.known(identity).await.is_some() {
+        return;
+    }
+    // An unreachable Kratos was logged where the call failed.
+    if let Ok(Some(found)) = state.auth.identity(identity).await {
+        remember_profile(state, found).await;
+    }
+}
+
+/// Saves a member's search snapshot and caches its profile. A failed snapshot is only
+/// logged: the next listing retries it.
 async fn remember_profile(state: &AppState, identity: KratosIdentity) {
     let profile = state.identities.profile(&identity);
     if let Err(err) = state

@@ -12,13 +12,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::members::MetadataRequest;
+use super::members::{snapshot_before_write, MetadataRequest};
 use super::openapi::PROBLEM_CONTENT_TYPE;
 use super::problems;
 use super::{double_option, org_access, org_read, AppJson, AppPath, AppQuery, Page, PageParams};
-use crate::auth::Authenticator;
 use crate::clock::Clock;
-use crate::config::Settings;
 use crate::domain::org::{validate_name, Slug};
 use crate::domain::validation::{validate_http_url, validate_metadata, FieldErrors};
 use crate::domain::{authorize, visibility, Action, Caller, Visibility};
@@ -176,14 +174,12 @@ fn parse_slug(errors: &mut FieldErrors, slug: Option<&str>) -> Option<Slug> {
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
 async fn orgs_create(
-    State(store): State<Arc<dyn Store>>,
-    State(clock): State<Arc<dyn Clock>>,
-    State(auth): State<Arc<Authenticator>>,
-    State(settings): State<Arc<Settings>>,
+    State(state): State<AppState>,
     caller: Caller,
     origin: RequestOrigin,
     AppJson(body): AppJson<CreateOrgRequest>,
 ) -> ApiResult<(StatusCode, AppJson<OrgResponse>)> {
+    let (store, clock, auth) = (&state.store, &state.clock, &state.auth);
     authorize(&caller, Action::CreateOrg, None)?;
     let visibility = visibility(&caller);
     visibility.may_set_private_metadata(body.private_metadata.is_some())?;
@@ -212,6 +208,9 @@ async fn orgs_create(
     }
 
     let creator = caller.identity_id().or(body.created_by);
+    if let Some(creator) = creator {
+        snapshot_before_write(&state, creator).await;
+    }
     let generated = slug.is_none();
     let mut new = NewOrg {
         slug: slug.unwrap_or_else(|| Slug::from_name(&body.name)),
@@ -225,7 +224,7 @@ async fn orgs_create(
             .unwrap_or_else(|| Value::Object(Default::default())),
         max_allowed_memberships: body.max_allowed_memberships.unwrap_or(0),
         created_by: creator,
-        creator: creator.map(|id| (id, settings.creator_role.clone())),
+        creator: creator.map(|id| (id, state.settings.creator_role.clone())),
     };
     // A slug the caller chose is theirs to fix; a generated one gets a suffix.
     let base = new.slug.clone();

@@ -117,7 +117,7 @@ pub(super) async fn add_role_permissions(
     Ok(added)
 }
 
-async fn load_role(conn: &mut Conn, key: &str) -> StoreResult<Option<Role>> {
+pub(super) async fn load_role(conn: &mut Conn, key: &str) -> StoreResult<Option<Role>> {
     let row: Option<RoleRow> =
         query("SELECT key, name, description, created_at, updated_at FROM roles WHERE key = $1")
             .bind(key)
@@ -275,7 +275,7 @@ impl RoleStore for SqlStore {
 }
 
 /// A role's event (`role.created|updated`).
-fn role_event(kind: EventType, role: &Role) -> Event {
+pub(super) fn role_event(kind: EventType, role: &Role) -> Event {
     Event {
         kind,
         org_id: None,

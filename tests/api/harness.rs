@@ -72,11 +72,25 @@ impl RawConn {
         .expect("events")
     }
 
-    /// How many rows `sql` (a `SELECT COUNT(*)`) counts.
-    pub async fn count(&mut self, sql: &str) -> i64 {
+    /// How many rows `sql` (a `SELECT COUNT(*)`, with its one UUID argument or none) counts.
+    pub async fn count(&mut self, sql: &str, arg: Option<Uuid>) -> i64 {
         match self {
-            RawConn::Sqlite(conn) => sqlx::query_scalar(sql).fetch_one(&mut *conn).await,
-            RawConn::Postgres(conn) => sqlx::query_scalar(sql).fetch_one(&mut *conn).await,
+            RawConn::Sqlite(conn) => {
+                let query = sqlx::query_scalar(sql);
+                let query = match arg {
+                    Some(arg) => query.bind(arg),
+                    None => query,
+                };
+                query.fetch_one(&mut *conn).await
+            }
+            RawConn::Postgres(conn) => {
+                let query = sqlx::query_scalar(sql);
+                let query = match arg {
+                    Some(arg) => query.bind(arg),
+                    None => query,
+                };
+                query.fetch_one(&mut *conn).await
+            }
         }
         .expect(sql)
     }

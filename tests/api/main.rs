@@ -13,6 +13,7 @@ mod active_org;
 mod auth;
 mod authz_check;
 mod concurrency;
+mod events;
 mod fuzz_findings;
 mod grants;
 mod hardening;

@@ -18,8 +18,8 @@ use super::{
 use crate::domain::role::MEMBERSHIPS_MANAGE;
 use crate::store::catalog::{bump_version, current_catalog, Catalog};
 use crate::store::db::{query, Conn, Tx};
-use crate::store::events::{emit_all, Actor, Stamp};
-use crate::store::roles::add_role_permissions;
+use crate::store::events::{emit_all, Actor, Event, EventType, Stamp};
+use crate::store::roles::{add_role_permissions, load_role, role_event};
 use crate::store::{OnUnique, SqlStore, StoreError, StoreResult, Unique};
 
 async fn ensure_role(
@@ -49,6 +49,23 @@ async fn ensure_role(
     } else {
         RowStatus::Unchanged
     })
+}
+
+/// `role.created` or `role.updated` for a role the import created or added permissions to.
+async fn role_import_event(
+    conn: &mut Conn,
+    key: &str,
+    status: RowStatus,
+) -> StoreResult<Option<Event>> {
+    let kind = match status {
+        RowStatus::Created => EventType::RoleCreated,
+        RowStatus::Updated => EventType::RoleUpdated,
+        RowStatus::Unchanged | RowStatus::Skipped => return Ok(None),
+    };
+    let role = load_role(conn, key)
+        .await?
+        .ok_or(StoreError::RoleNotFound)?;
+    Ok(Some(role_event(kind, &role)))
 }
 
 /// Inserts or updates the org row; `None` when the slug belongs to another org.
@@ -366,9 +383,20 @@ impl ImportStore for SqlStore {
     ) -> StoreResult<Vec<RowStatus>> {
         let mut tx = self.db.begin_write().await?;
         let mut statuses = Vec::with_capacity(roles.len());
+        let mut events = Vec::new();
         for role in roles {
-            statuses.push(ensure_role(&mut tx, role, now).await?);
+            let status = ensure_role(&mut tx, role, now).await?;
+            if let Some(event) = role_import_event(&mut tx, &role.key, status).await? {
+                events.push(event);
+            }
+            statuses.push(status);
         }
+        let stamp = Stamp {
+            actor: Actor::import(),
+            at: now,
+            origin: None,
+        };
+        emit_all(&mut tx, &stamp, events).await?;
         finish(tx, dry_run).await?;
         Ok(statuses)
     }

@@ -82,6 +82,13 @@ pub(super) async fn org_events(
             ));
         }
     }
+    out.extend(invitation_events(org.id, written));
+    Ok(out)
+}
+
+/// `organizationInvitation.created` for each invitation the import created.
+fn invitation_events(org_id: Uuid, written: &Written<'_>) -> Vec<Event> {
+    let mut events = Vec::new();
     let invitations = written.org.invitations.iter().zip(written.invitations);
     for ((invitation, status), id) in invitations.zip(written.invitation_ids) {
         let (RowStatus::Created, Some(id)) = (status, id) else {
@@ -89,7 +96,7 @@ pub(super) async fn org_events(
         };
         let imported = Invitation {
             id: *id,
-            org_id: org.id,
+            org_id,
             email_address: invitation.email_address.clone(),
             role: invitation.role.clone(),
             status: InvitationStatus::Pending,
@@ -103,14 +110,14 @@ pub(super) async fn org_events(
             created_at: invitation.created_at,
             updated_at: invitation.updated_at,
         };
-        out.push(Event {
+        events.push(Event {
             kind: EventType::InvitationCreated,
-            org_id: Some(org.id),
+            org_id: Some(org_id),
             target: ("organization_invitation", imported.id.to_string()),
             data: events::invitation(&imported),
         });
     }
-    Ok(out)
+    events
 }
 
 fn membership_kind(status: RowStatus) -> Option<EventType> {
