@@ -64,6 +64,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
     let metrics_listener = bind_metrics(&settings).await?;
     let state = AppState::new(store, settings)?;
+    crate::retention::start_event_pruner(&state);
     if let Some(metrics_listener) = metrics_listener {
         serve_metrics(metrics_listener, &state)?;
     }

@@ -229,6 +229,16 @@ pub struct Settings {
         global = true
     )]
     pub api_key_cache_ttl: u64,
+    /// Days events (the audit log) are kept; 0 keeps them forever. An event an enabled
+    /// webhook endpoint has not yet received or given up on is kept past that.
+    #[arg(
+        long,
+        env = "POLIS_EVENT_RETENTION_DAYS",
+        default_value_t = 365,
+        value_parser = clap::value_parser!(u32).range(0..=36_500),
+        global = true
+    )]
+    pub event_retention_days: u32,
     /// Comma-separated browser origins allowed to call Polis with credentials, each
     /// `http(s)://host[:port]` (no `*`: credentials are never shared with any origin).
     #[arg(

@@ -53,6 +53,10 @@ pub enum Action {
     CheckPermissions {
         identity_id: Uuid,
     },
+    /// Read an org's audit log: who changed what in it.
+    ReadAuditLog,
+    /// Read the whole instance's audit log: API keys only.
+    ReadInstanceAuditLog,
 }
 
 impl Action {
@@ -70,6 +74,7 @@ impl Action {
                 | Action::IssueOrgToken
                 | Action::ActiveOrg
                 | Action::CheckPermissions { .. }
+                | Action::ReadInstanceAuditLog
         )
     }
 
@@ -83,6 +88,8 @@ impl Action {
                 | Action::ReadInvitations
                 | Action::ReadRoles
                 | Action::CheckPermissions { .. }
+                | Action::ReadAuditLog
+                | Action::ReadInstanceAuditLog
         )
     }
 }
@@ -227,7 +234,8 @@ fn authorize_action(
         | Action::ChangeRole
         | Action::RemoveMember { .. }
         | Action::ReadInvitations
-        | Action::ManageInvitations => MEMBERSHIPS_MANAGE,
+        | Action::ManageInvitations
+        | Action::ReadAuditLog => MEMBERSHIPS_MANAGE,
         Action::CreateOrg
         | Action::ListAllOrgs
         | Action::ListOwnOrgs
@@ -237,7 +245,8 @@ fn authorize_action(
         | Action::OwnAccount
         | Action::IssueOrgToken
         | Action::ActiveOrg
-        | Action::CheckPermissions { .. } => return Err(Denied::Forbidden),
+        | Action::CheckPermissions { .. }
+        | Action::ReadInstanceAuditLog => return Err(Denied::Forbidden),
     };
     if has_permission(permissions, required) {
         Ok(())

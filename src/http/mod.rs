@@ -3,6 +3,7 @@
 
 mod active_org;
 mod admin;
+mod audit_log;
 mod authz_check;
 mod extract;
 mod health;
@@ -55,7 +56,7 @@ pub use pagination::{Page, PageParams};
         (name = "me", description = "The calling identity"),
         (name = "roles", description = "The instance-wide role catalog"),
         (name = "health", description = "Liveness, readiness and version"),
-        (name = "admin", description = "Instance administration with admin API keys: the Clerk import"),
+        (name = "admin", description = "Instance administration with API keys: the Clerk import, the audit log"),
         (name = "authz", description = "Authorization in backends: signed org claims, their keys, batch permission checks")
     )
 )]
@@ -71,6 +72,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(roles::router())
         .merge(health::router())
         .merge(admin::router())
+        .merge(audit_log::router())
         .merge(org_tokens::router())
         .merge(active_org::router())
         .merge(authz_check::router())

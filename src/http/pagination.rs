@@ -83,6 +83,20 @@ fn decode_token(token: &str) -> ApiResult<Uuid> {
         .ok_or_else(|| ApiError::field("page_token", "is not a token this API issued"))
 }
 
+/// A page token for lists keyed by a sequence number (the audit log) rather than an id.
+pub fn encode_seq_token(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(seq.to_be_bytes())
+}
+
+pub fn decode_seq_token(token: &str) -> ApiResult<i64> {
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+        .map(i64::from_be_bytes)
+        .ok_or_else(|| ApiError::field("page_token", "is not a token this API issued"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +107,8 @@ mod tests {
         assert_eq!(decode_token(&encode_token(id)).unwrap(), id);
         assert!(decode_token("!!!").is_err());
         assert!(decode_token("YWJj").is_err());
+        assert_eq!(decode_seq_token(&encode_seq_token(42)).unwrap(), 42);
+        assert!(decode_seq_token(&encode_token(id)).is_err());
     }
 
     #[test]

@@ -37,6 +37,7 @@ use db::Db;
 pub use access::AccessStore;
 pub use active_orgs::{ActiveOrgStore, SessionKey};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
+pub use events::{AuditEntry, AuditQuery, AuditStore};
 pub use import::{
     AppliedOrg, ImportStore, InvitationImport, MemberImport, OrgImport, OrgImportOutcome,
     RoleImport, RowStatus,
@@ -156,6 +157,7 @@ pub trait Store:
     + SigningKeyStore
     + ActiveOrgStore
     + PermissionCheckStore
+    + AuditStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;

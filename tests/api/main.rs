@@ -10,6 +10,7 @@ mod hydra_tokens;
 mod import;
 
 mod active_org;
+mod audit_log;
 mod auth;
 mod authz_check;
 mod concurrency;

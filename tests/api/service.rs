@@ -336,6 +336,25 @@ impl Probe<'_> {
     }
 }
 
+async fn audit_log(probe: &mut Probe<'_>, org: &str, alice: &User) {
+    let a = Auth::Bearer(&alice.token);
+    let admin = Auth::Bearer(&probe.app.admin_key);
+    let log = format!("GET /orgs/{org}/audit-log?page_size=2");
+    probe.expect(200, &a, &log).await;
+    probe.expect(200, &admin, &log).await;
+    probe
+        .expect(422, &a, &format!("GET /orgs/{org}/audit-log?page_size=0"))
+        .await;
+    probe
+        .expect(200, &admin, "GET /admin/audit-log?page_size=3")
+        .await;
+    // `org_id` is the org's UUID (it may be deleted, so no slug resolves it).
+    probe
+        .expect(422, &admin, &format!("GET /admin/audit-log?org_id={org}"))
+        .await;
+    probe.expect(403, &a, "GET /admin/audit-log").await;
+}
+
 async fn responses_match_the_document(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| settings.max_body_bytes = 4096).await;
     let mut probe = Probe {
@@ -353,6 +372,7 @@ async fn responses_match_the_document(backend: Backend) {
     metadata(&mut probe, &org, &alice).await;
     invitations_sent(&mut probe, &org, &alice).await;
     roles(&mut probe, &alice).await;
+    audit_log(&mut probe, &org, &alice).await;
     clerk_import(&mut probe, &alice).await;
     claims::claims_and_checks(&mut probe, &org, &alice).await;
     let a = Auth::Bearer(&alice.token);

@@ -25,6 +25,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The instance's audit log: every change, newest first, optionally for one org
+         *     (deleted ones included). API keys only.
+         */
+        get: operations["getAuditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/imports/clerk": {
         parameters: {
             query?: never;
@@ -289,6 +309,26 @@ export interface paths {
         patch: operations["updateOrg"];
         trace?: never;
     };
+    "/orgs/{org}/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An organization's audit log: every change to it, its members and invitations, newest
+         *     first. Needs `org:sys_memberships:manage` (or an API key).
+         */
+        get: operations["getOrgAuditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orgs/{org}/invitations": {
         parameters: {
             query?: never;
@@ -526,6 +566,42 @@ export interface components {
             identity_id: string;
             /** @description Role key; the configured default role (`org:member`) when absent. */
             role?: string | null;
+        };
+        /** @description Who made a change. */
+        AuditActor: {
+            /** @description The identity's or API key's id; `null` for the import and the system. */
+            id: string | null;
+            /** @description `identity`, `api_key`, `import` or `system`. */
+            type: string;
+        };
+        /** @description One committed change. */
+        AuditLogEntry: {
+            actor: components["schemas"]["AuditActor"];
+            client_ip: string | null;
+            /** @description The changed object in Clerk's shape, as the webhook's `data` carries it. */
+            data: Record<string, unknown>;
+            /**
+             * Format: uuid
+             * @description The event's id: the same `webhook-id` its webhook deliveries carry.
+             */
+            id: string;
+            /** Format: date-time */
+            occurred_at: string;
+            /** Format: uuid */
+            org_id: string | null;
+            /** @description The `X-Request-Id` of the request that made the change. */
+            request_id: string | null;
+            target: components["schemas"]["AuditTarget"];
+            /** @description The event type, by Clerk's names (`organizationMembership.created`, …). */
+            type: string;
+            user_agent: string | null;
+        };
+        /** @description What a change was made to. */
+        AuditTarget: {
+            /** @description Its id (a membership's is `<org id>:<identity id>`, a role's its key). */
+            id: string;
+            /** @description `organization`, `organization_membership`, `organization_invitation` or `role`. */
+            type: string;
         };
         /**
          * @description One question: may `identity_id` (the caller when omitted) do this in `org`? With
@@ -884,6 +960,12 @@ export interface components {
             token: string;
         };
         /** @description One page of a list. */
+        Page_AuditLogEntry: {
+            data: components["schemas"]["AuditLogEntry"][];
+            /** @description Pass as `page_token` for the next page; `null` on the last page. */
+            next_page_token: string | null;
+        };
+        /** @description One page of a list. */
         Page_ClerkOrgId: {
             data: components["schemas"]["ClerkOrgId"][];
             /** @description Pass as `page_token` for the next page; `null` on the last page. */
@@ -1127,6 +1209,70 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+        };
+    };
+    getAuditLog: {
+        parameters: {
+            query?: {
+                /** @description Only these event types, comma-separated (e.g. `organizationMembership.deleted`). */
+                type?: string;
+                /** @description Only changes made by this identity or API key id (`import` changes have none). */
+                actor_id?: string;
+                /** @description Only events at or after this time (RFC 3339). */
+                since?: string;
+                /** @description Only events before this time (RFC 3339). */
+                until?: string;
+                page_size?: number;
+                /** @description The `next_page_token` of the previous page. */
+                page_token?: string;
+                /** @description Only events of this organization (it may have been deleted since). */
+                org_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AuditLogEntry"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not an API key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
         };
     };
     importClerk: {
@@ -2215,6 +2361,80 @@ export interface operations {
                 };
             };
             /** @description Invalid fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getOrgAuditLog: {
+        parameters: {
+            query?: {
+                /** @description Only these event types, comma-separated (e.g. `organizationMembership.deleted`). */
+                type?: string;
+                /** @description Only changes made by this identity or API key id (`import` changes have none). */
+                actor_id?: string;
+                /** @description Only events at or after this time (RFC 3339). */
+                since?: string;
+                /** @description Only events before this time (RFC 3339). */
+                until?: string;
+                page_size?: number;
+                /** @description The `next_page_token` of the previous page. */
+                page_token?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AuditLogEntry"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid parameters */
             422: {
                 headers: {
                     [name: string]: unknown;

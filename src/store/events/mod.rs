@@ -4,6 +4,7 @@
 //! (or the next, on SQLite) each enabled webhook endpoint that wants the type gets a
 //! pending delivery, so no committed event is missed by an endpoint that existed.
 
+mod audit;
 mod payloads;
 
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+pub use audit::{AuditEntry, AuditQuery, AuditStore};
 pub(super) use payloads::{deleted, invitation, membership, organization, role, EventContext};
 
 use super::db::{query, Conn};
