@@ -183,6 +183,13 @@ impl Polis {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
+    /// Kills the process at once (SIGKILL), as a crash would (the fault run's).
+    #[allow(dead_code)]
+    pub fn kill(&mut self) -> std::io::Result<()> {
+        self.child.kill()?;
+        self.child.wait().map(drop)
+    }
+
     /// Stops the process and says how much it logged.
     pub fn stop(mut self) -> anyhow::Result<LogVolume> {
         self.child.kill()?;
