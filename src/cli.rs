@@ -9,7 +9,8 @@ use anyhow::Context;
 use crate::auth::api_keys;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{
-    ApiKeyCommand, ClerkImportArgs, Cli, Command, ExportCommand, ImportCommand, ScopeArg, Settings,
+    ApiKeyCommand, ClerkImportArgs, Cli, Command, ExportCommand, ImportCommand, ReconcileCommand,
+    ScopeArg, Settings,
 };
 use crate::domain::ApiKeyScope;
 use crate::store::{self, ApiKeyRecord, Store};
@@ -26,6 +27,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             crate::import::command::export_clerk(args).await
         }
         Command::Keys(command) => keys::run(&cli.settings, command).await,
+        Command::Reconcile(ReconcileCommand::Identities) => {
+            reconcile_identities(&cli.settings).await
+        }
         Command::Openapi => {
             println!("{}", crate::http::openapi_json());
             Ok(())
@@ -51,6 +55,26 @@ async fn import_clerk(settings: &Settings, args: ClerkImportArgs) -> anyhow::Res
     crate::import::command::import_clerk(store, settings, args).await
 }
 
+/// The periodic jobs of `polis serve`: event retention, and identity reconciliation when
+/// configured.
+fn start_housekeeping(state: &AppState) {
+    crate::retention::start_event_pruner(state);
+    if state.settings.reconcile_interval > 0 {
+        let interval = std::time::Duration::from_secs(state.settings.reconcile_interval);
+        crate::reconcile::start_periodic(state, interval);
+    }
+}
+
+/// `polis reconcile identities`: one pass, its report on stdout.
+async fn reconcile_identities(settings: &Settings) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let kratos = crate::auth::kratos::KratosClient::new(settings, settings.kratos_timeout())?;
+    let report =
+        crate::reconcile::reconcile_identities(store.as_ref(), &kratos, &SystemClock).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
+}
+
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     open_store(settings).await?;
     tracing::info!("migrations applied");
@@ -64,7 +88,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "listening");
     let metrics_listener = bind_metrics(&settings).await?;
     let state = AppState::new(store, settings)?;
-    crate::retention::start_event_pruner(&state);
+    start_housekeeping(&state);
     if let Some(metrics_listener) = metrics_listener {
         serve_metrics(metrics_listener, &state)?;
     }

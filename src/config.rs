@@ -48,6 +48,17 @@ pub enum Command {
     /// Manage the keys that sign org-claims tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Bring Polis in line with Kratos.
+    #[command(subcommand)]
+    Reconcile(ReconcileCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReconcileCommand {
+    /// Remove the memberships of identities Kratos no longer has (as the `system` actor,
+    /// with their events); an org whose last admin is such an identity is reported, not
+    /// emptied. Prints the report as JSON.
+    Identities,
 }
 
 #[derive(Debug, Subcommand)]
@@ -239,6 +250,16 @@ pub struct Settings {
         global = true
     )]
     pub event_retention_days: u32,
+    /// Seconds between identity reconciliations in `polis serve` (see `polis reconcile
+    /// identities`); 0, the default, runs none.
+    #[arg(
+        long,
+        env = "POLIS_RECONCILE_INTERVAL",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u64).range(0..=31_536_000),
+        global = true
+    )]
+    pub reconcile_interval: u64,
     /// Comma-separated browser origins allowed to call Polis with credentials, each
     /// `http(s)://host[:port]` (no `*`: credentials are never shared with any origin).
     #[arg(

@@ -11,6 +11,7 @@ pub mod import;
 pub mod lifecycle;
 pub mod metrics;
 pub mod rate_limit;
+pub mod reconcile;
 pub mod retention;
 pub mod state;
 pub mod store;

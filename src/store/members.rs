@@ -103,6 +103,8 @@ pub trait MemberStore: Send + Sync {
         identity: Uuid,
         page: PageRequest,
     ) -> StoreResult<Vec<(Membership, OrgSummary)>>;
+    /// Identities that are members somewhere, in id order, after `after`.
+    async fn member_identities(&self, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<Uuid>>;
     /// Records what Kratos said about these identities.
     async fn save_identity_profiles(
         &self,
@@ -504,6 +506,20 @@ impl MemberStore for SqlStore {
         };
         let catalog = catalog_at(&mut conn, first.membership.catalog_version).await?;
         Ok(rows.into_iter().map(|r| r.split(&catalog)).collect())
+    }
+
+    async fn member_identities(&self, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<Uuid>> {
+        let mut conn = self.db.acquire().await?;
+        // The primary key leads with identity_id: an index walk, not a sort.
+        let ids: Vec<(Uuid,)> = query(
+            "SELECT DISTINCT identity_id FROM org_membership WHERE identity_id > $1 \
+             ORDER BY identity_id LIMIT $2",
+        )
+        .bind(after.unwrap_or(Uuid::nil()))
+        .bind(i64::from(limit))
+        .fetch_all(&mut conn)
+        .await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 
     async fn save_identity_profiles(

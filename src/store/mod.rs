@@ -61,6 +61,9 @@ pub struct Change<'a> {
     pub by: &'a Caller,
     pub now: chrono::DateTime<chrono::Utc>,
     pub origin: Option<&'a RequestOrigin>,
+    /// Polis acting on its own (the identity reconciler): its events name the `system`
+    /// actor rather than `by`, which only carries the rights it acts with.
+    pub by_system: bool,
 }
 
 impl<'a> Change<'a> {
@@ -69,6 +72,22 @@ impl<'a> Change<'a> {
             by,
             now,
             origin: None,
+            by_system: false,
+        }
+    }
+
+    /// A change Polis makes on its own, with an admin key's rights.
+    pub fn by_system(now: chrono::DateTime<chrono::Utc>) -> Change<'static> {
+        static SYSTEM: std::sync::LazyLock<Caller> = std::sync::LazyLock::new(|| {
+            Caller::ApiKey(crate::domain::caller::ApiKeyCaller {
+                id: uuid::Uuid::nil(),
+                name: "polis".into(),
+                scope: crate::domain::ApiKeyScope::Admin,
+            })
+        });
+        Change {
+            by_system: true,
+            ..Change::new(&SYSTEM, now)
         }
     }
 

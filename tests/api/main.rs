@@ -26,6 +26,7 @@ mod operability;
 mod org_tokens;
 mod orgs;
 mod profiles_and_metadata;
+mod reconcile;
 mod replicas;
 mod roles_and_me;
 mod service;

@@ -84,6 +84,13 @@ impl Actor {
             id: None,
         }
     }
+
+    pub fn system() -> Actor {
+        Actor {
+            kind: "system",
+            id: None,
+        }
+    }
 }
 
 /// Who, when and from which request: what every event of one change shares.
@@ -97,7 +104,11 @@ pub struct Stamp<'a> {
 impl<'a> From<Change<'a>> for Stamp<'a> {
     fn from(change: Change<'a>) -> Self {
         Stamp {
-            actor: Actor::of(change.by),
+            actor: if change.by_system {
+                Actor::system()
+            } else {
+                Actor::of(change.by)
+            },
             at: change.now,
             origin: change.origin,
         }
