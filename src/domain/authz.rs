@@ -53,6 +53,9 @@ pub enum Action {
     CheckPermissions {
         identity_id: Uuid,
     },
+    /// Create, read, change, test and replay webhook endpoints and their deliveries:
+    /// admin API keys only, since endpoints receive private metadata.
+    ManageWebhooks,
 }
 
 impl Action {
@@ -70,6 +73,7 @@ impl Action {
                 | Action::IssueOrgToken
                 | Action::ActiveOrg
                 | Action::CheckPermissions { .. }
+                | Action::ManageWebhooks
         )
     }
 
@@ -237,7 +241,8 @@ fn authorize_action(
         | Action::OwnAccount
         | Action::IssueOrgToken
         | Action::ActiveOrg
-        | Action::CheckPermissions { .. } => return Err(Denied::Forbidden),
+        | Action::CheckPermissions { .. }
+        | Action::ManageWebhooks => return Err(Denied::Forbidden),
     };
     if has_permission(permissions, required) {
         Ok(())

@@ -24,6 +24,7 @@ mod postgres;
 mod roles;
 mod signing_keys;
 mod sqlite;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +50,10 @@ pub use permission_checks::{
 };
 pub use roles::{Role, RolePatch, RoleStore};
 pub use signing_keys::{Rotation, SigningKeyRecord, SigningKeyStore};
+pub use webhooks::{
+    AttemptOutcome, AttemptRecord, ClaimedDelivery, DeliveryAttempt, NewWebhookEndpoint,
+    OutboxStore, Replay, WebhookEndpoint, WebhookEndpointPatch, WebhookStore,
+};
 
 /// Who asks for a write, and when. Every write that needs a right in an org checks that
 /// right again inside its own transaction (`guard.rs`), with the caller's membership
@@ -156,6 +161,8 @@ pub trait Store:
     + SigningKeyStore
     + ActiveOrgStore
     + PermissionCheckStore
+    + WebhookStore
+    + OutboxStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
