@@ -18,6 +18,8 @@ mod pagination;
 mod problems;
 pub mod prometheus;
 mod roles;
+mod webhook_deliveries;
+mod webhooks;
 
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::from_fn_with_state;
@@ -56,6 +58,7 @@ pub use pagination::{Page, PageParams};
         (name = "roles", description = "The instance-wide role catalog"),
         (name = "health", description = "Liveness, readiness and version"),
         (name = "admin", description = "Instance administration with admin API keys: the Clerk import"),
+        (name = "webhooks", description = "Webhook endpoints, their deliveries and replays (admin API keys)"),
         (name = "authz", description = "Authorization in backends: signed org claims, their keys, batch permission checks")
     )
 )]
@@ -74,6 +77,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(org_tokens::router())
         .merge(active_org::router())
         .merge(authz_check::router())
+        .merge(webhooks::router())
         .split_for_parts();
     openapi::SharedResponses.modify(&mut spec);
     openapi::ShareNamedSchemas.modify(&mut spec);

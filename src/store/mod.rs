@@ -38,6 +38,7 @@ use db::Db;
 pub use access::AccessStore;
 pub use active_orgs::{ActiveOrgStore, SessionKey};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
+pub use events::EventType;
 pub use import::{
     AppliedOrg, ImportStore, InvitationImport, MemberImport, OrgImport, OrgImportOutcome,
     RoleImport, RowStatus,

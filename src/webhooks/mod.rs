@@ -87,6 +87,10 @@ impl Worker {
         let oldest = self.store.webhook_outbox_lag(now).await?;
         let lag = oldest.map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0));
         self.lag.set(lag);
+        if oldest.is_none() {
+            // Nothing due: no claim, so an idle worker never takes SQLite's write lock.
+            return Ok(0);
+        }
         let claimed = self
             .store
             .claim_webhook_deliveries(self.id, now, now + LEASE, BATCH)

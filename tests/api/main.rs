@@ -29,3 +29,4 @@ mod roles_and_me;
 mod service;
 mod shutdown;
 mod store_contract;
+mod webhooks;
