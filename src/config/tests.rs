@@ -45,6 +45,7 @@ fn every_setting_refuses_bad_values() {
         ("--instance-id", "ins 1"),
         ("--webhooks-allow-private-urls", "maybe"),
         ("--webhook-poll-interval-ms", "0"),
+        ("--webhook-lease-ms", "999"),
     ];
     for (flag, value) in bad {
         let arg = format!("{flag}={value}");
@@ -109,6 +110,15 @@ fn webhook_settings_default_to_safe_values() {
     let defaults = parse(&[]).unwrap().settings.webhooks;
     assert_eq!(defaults.instance_id, "polis");
     assert!(!defaults.allow_private_urls);
+    assert_eq!(
+        defaults.delivery_timeout(),
+        std::time::Duration::from_secs(15)
+    );
+    let short = parse(&["--webhook-lease-ms", "2000"])
+        .unwrap()
+        .settings
+        .webhooks;
+    assert_eq!(short.delivery_timeout(), std::time::Duration::from_secs(1));
     assert_eq!(
         defaults.poll_interval(),
         std::time::Duration::from_millis(1000)

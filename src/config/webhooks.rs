@@ -38,11 +38,32 @@ pub struct WebhookSettings {
         global = true
     )]
     pub poll_interval_ms: u64,
+    /// Milliseconds a worker holds the deliveries it claimed (1000–3600000): a process
+    /// that dies mid-delivery has its deliveries sent by another after this. A delivery
+    /// waits at most half of it (and at most 15 s) for the endpoint's answer, so a
+    /// lease never runs out while its delivery is still being sent.
+    #[arg(
+        long,
+        env = "POLIS_WEBHOOK_LEASE_MS",
+        default_value_t = 60_000,
+        value_parser = clap::value_parser!(u64).range(1000..=3_600_000),
+        global = true
+    )]
+    pub lease_ms: u64,
 }
 
 impl WebhookSettings {
     pub fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.poll_interval_ms)
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_millis(self.lease_ms)
+    }
+
+    /// How long one delivery waits for an answer: 15 s, or half a shorter lease.
+    pub fn delivery_timeout(&self) -> Duration {
+        (self.lease() / 2).min(Duration::from_secs(15))
     }
 }
 

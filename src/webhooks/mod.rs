@@ -21,9 +21,6 @@ use crate::state::AppState;
 use crate::store::{AttemptOutcome, AttemptRecord, ClaimedDelivery, Store};
 use sender::{Answer, Sender};
 
-/// How long a claimed delivery stays a worker's: well over the 15 s a delivery may
-/// take, so only a worker that died loses it.
-const LEASE: TimeDelta = TimeDelta::seconds(60);
 /// Deliveries claimed (and sent at once) per round.
 const BATCH: u32 = 16;
 
@@ -34,7 +31,10 @@ pub fn spawn_worker(state: &AppState) -> anyhow::Result<()> {
         id: Uuid::now_v7(),
         store: state.store.clone(),
         clock: state.clock.clone(),
-        sender: Sender::new(settings.instance_id.clone(), settings.allow_private_urls)?,
+        sender: Sender::new(settings)?,
+        // At least twice the time a delivery may take, so only a worker that died
+        // loses its deliveries.
+        lease: TimeDelta::from_std(settings.lease())?,
         poll_interval: settings.poll_interval(),
         deliveries: state.metrics.counter(
             "polis_webhook_deliveries",
@@ -58,6 +58,7 @@ struct Worker {
     clock: Arc<dyn Clock>,
     sender: Sender,
     poll_interval: Duration,
+    lease: TimeDelta,
     deliveries: Counters<OutcomeLabels>,
     lag: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
@@ -93,7 +94,7 @@ impl Worker {
         }
         let claimed = self
             .store
-            .claim_webhook_deliveries(self.id, now, now + LEASE, BATCH)
+            .claim_webhook_deliveries(self.id, now, now + self.lease, BATCH)
             .await?;
         let count = claimed.len();
         futures_util::future::join_all(claimed.into_iter().map(|d| self.deliver(d))).await;

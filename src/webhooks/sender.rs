@@ -13,11 +13,10 @@ use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use serde_json::{json, Value};
 
 use super::signing::signature_header;
+use crate::config::WebhookSettings;
 use crate::domain::webhook::{check_url, is_public};
 use crate::store::ClaimedDelivery;
 
-/// Success is a 2xx within this time.
-pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
 /// How much of an answer's body is kept for the delivery log.
 pub const KEPT_BODY_BYTES: usize = 4096;
 
@@ -31,23 +30,28 @@ pub struct Answer {
 
 pub struct Sender {
     client: reqwest::Client,
+    /// Success is a 2xx within this time (15 s unless the lease is shorter).
+    timeout: Duration,
     allow_private: bool,
     instance_id: String,
 }
 
 impl Sender {
-    pub fn new(instance_id: String, allow_private: bool) -> reqwest::Result<Sender> {
+    pub fn new(settings: &WebhookSettings) -> reqwest::Result<Sender> {
+        let allow_private = settings.allow_private_urls;
+        let timeout = settings.delivery_timeout();
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(DELIVERY_TIMEOUT)
+            .timeout(timeout)
             .user_agent(concat!("Polis-Webhooks/", env!("CARGO_PKG_VERSION")));
         if !allow_private {
             builder = builder.dns_resolver(Arc::new(PublicAddressesOnly));
         }
         Ok(Sender {
             client: builder.build()?,
+            timeout,
             allow_private,
-            instance_id,
+            instance_id: settings.instance_id.clone(),
         })
     }
 
@@ -71,7 +75,7 @@ impl Sender {
             .body(body)
             .send()
             .await
-            .map_err(describe)?;
+            .map_err(|err| describe(err, self.timeout))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -157,9 +161,9 @@ pub fn parse_retry_after(raw: &str) -> Option<Duration> {
 
 /// Why no answer came, with its causes, without the URL (its query may hold a
 /// receiver's token).
-fn describe(err: reqwest::Error) -> String {
+fn describe(err: reqwest::Error, timeout: Duration) -> String {
     if err.is_timeout() {
-        return format!("no answer within {} s", DELIVERY_TIMEOUT.as_secs());
+        return format!("no answer within {} ms", timeout.as_millis());
     }
     let err = err.without_url();
     let mut message = err.to_string();

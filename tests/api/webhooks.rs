@@ -4,6 +4,7 @@
 //! filters, test events, replays, and the refusal of private URLs.
 
 mod receiver;
+mod replicas;
 
 use std::time::Duration;
 
@@ -501,3 +502,48 @@ on_both_backends!(
     endpoints_are_managed_by_admin_keys,
     private_urls_are_refused_by_default,
 );
+
+/// The lease, at the store: a claimed delivery is no other worker's until its lease
+/// runs out, and then it is (the worker that held it died).
+async fn a_claimed_delivery_is_claimed_again_only_after_its_lease(backend: Backend) {
+    use polis::store::OutboxStore;
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.webhooks.allow_private_urls = true;
+        // The app's own worker stays out of the way.
+        settings.webhooks.poll_interval_ms = 60_000;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    // Registered after the worker's first look, so only this test claims.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    create_endpoint(
+        &app,
+        &receiver,
+        json!({"event_types": ["organization.created"]}),
+    )
+    .await;
+    app.create_org(&app.user("alice"), "Acme").await;
+    let now = polis::clock::Clock::now(app.clock.as_ref());
+    let lease = TimeDelta::seconds(60);
+    let (dead, alive) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let store = app.store();
+    let first = store
+        .claim_webhook_deliveries(dead, now, now + lease, 16)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    let held = store
+        .claim_webhook_deliveries(alive, now, now + lease, 16)
+        .await
+        .unwrap();
+    assert!(held.is_empty(), "claimed twice while leased");
+    let later = now + lease;
+    let taken = store
+        .claim_webhook_deliveries(alive, later, later + lease, 16)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1, "the lease ran out");
+    assert_eq!(taken[0].event_id, first[0].event_id);
+}
+
+on_both_backends!(a_claimed_delivery_is_claimed_again_only_after_its_lease);

@@ -107,6 +107,11 @@ impl Receiver {
         self.inner.lock().unwrap().received.clone()
     }
 
+    /// Requests being answered right now.
+    pub fn in_flight(&self) -> usize {
+        self.inner.lock().unwrap().in_flight.len()
+    }
+
     pub fn overlapping(&self) -> Vec<String> {
         self.inner.lock().unwrap().overlapping.clone()
     }
