@@ -6,6 +6,7 @@
 mod receiver;
 mod replicas;
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::TimeDelta;
@@ -115,6 +116,28 @@ async fn deliveries_are_signed_clerk_envelopes(backend: Backend) {
     assert_eq!(attempts[0]["attempt"], 1);
 }
 
+/// The time from an attempt to the next one it scheduled.
+fn retry_gap(attempt: &Value) -> TimeDelta {
+    let at = |key: &str| chrono::DateTime::parse_from_rfc3339(attempt[key].as_str().unwrap());
+    at("next_attempt_at").unwrap() - at("attempted_at").unwrap()
+}
+
+/// Moves the clock to a second before the next attempt is due (nothing comes), then to
+/// when it is due (it comes); returns what arrived so far.
+async fn next_attempt_after(
+    app: &TestApp,
+    receiver: &Receiver,
+    delay: TimeDelta,
+    received: usize,
+) -> Vec<Received> {
+    app.clock.advance(delay - TimeDelta::seconds(1));
+    receiver
+        .assert_still(received, Duration::from_millis(300))
+        .await;
+    app.clock.advance(TimeDelta::seconds(1));
+    receiver.wait_for(received + 1).await
+}
+
 async fn failures_are_retried_on_the_schedule(backend: Backend) {
     let app = app_with_webhooks(backend).await;
     let receiver = Receiver::start().await;
@@ -130,47 +153,38 @@ async fn failures_are_retried_on_the_schedule(backend: Backend) {
     receiver.wait_for(1).await;
     let first = attempts(&app, &endpoint_id, 1).await;
     assert_eq!(first[0]["status_code"], 500);
-    let at = |a: &Value, key: &str| {
-        chrono::DateTime::parse_from_rfc3339(a[key].as_str().unwrap()).unwrap()
-    };
-    assert_eq!(
-        at(&first[0], "next_attempt_at") - at(&first[0], "attempted_at"),
-        TimeDelta::seconds(5)
-    );
-    app.clock.advance(TimeDelta::seconds(4));
-    receiver.assert_still(1, Duration::from_millis(300)).await;
-    app.clock.advance(TimeDelta::seconds(1));
-    receiver.wait_for(2).await;
+    assert_eq!(retry_gap(&first[0]), TimeDelta::seconds(5));
+    next_attempt_after(&app, &receiver, TimeDelta::seconds(5), 1).await;
     let second = attempts(&app, &endpoint_id, 2).await;
     assert_eq!(second[0]["attempt"], 2);
     // The schedule says 5 min; Retry-After asked for 10.
-    assert_eq!(
-        at(&second[0], "next_attempt_at") - at(&second[0], "attempted_at"),
-        TimeDelta::seconds(600)
-    );
-    app.clock.advance(TimeDelta::seconds(599));
-    receiver.assert_still(2, Duration::from_millis(300)).await;
-    app.clock.advance(TimeDelta::seconds(1));
-    let received = receiver.wait_for(3).await;
-    let ids: Vec<String> = received.iter().map(|r| r.header("webhook-id")).collect();
-    assert!(
-        ids.iter().all(|id| *id == ids[0]),
-        "one id across retries: {ids:?}"
-    );
-    let stamps: Vec<String> = received
+    assert_eq!(retry_gap(&second[0]), TimeDelta::seconds(600));
+    let received = next_attempt_after(&app, &receiver, TimeDelta::seconds(600), 2).await;
+    let ids: HashSet<String> = received.iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(ids.len(), 1, "one id across retries: {ids:?}");
+    let stamps: HashSet<String> = received
         .iter()
         .map(|r| r.header("webhook-timestamp"))
         .collect();
-    assert_ne!(stamps[0], stamps[2], "each attempt is stamped when sent");
-    for delivery in &received {
-        delivery.verify(&secret);
-    }
+    assert_eq!(stamps.len(), 3, "each attempt is stamped when sent");
+    received
+        .iter()
+        .for_each(|delivery| delivery.verify(&secret));
     let third = attempts(&app, &endpoint_id, 3).await;
     assert_eq!(third[0]["status_code"], 204);
     assert!(endpoint(&app, &endpoint_id).await["failing_since"].is_null());
 }
 
-async fn deliveries_are_given_up_after_eight_attempts_and_replayed(backend: Backend) {
+async fn replay(app: &TestApp, endpoint_id: &str, body: Value) -> crate::harness::Reply {
+    app.post(
+        &format!("/admin/webhooks/{endpoint_id}/replay"),
+        Auth::Bearer(&app.admin_key),
+        body,
+    )
+    .await
+}
+
+async fn deliveries_are_given_up_after_eight_attempts(backend: Backend) {
     let app = app_with_webhooks(backend).await;
     let receiver = Receiver::start().await;
     let (endpoint_id, _) = create_endpoint(
@@ -186,68 +200,81 @@ async fn deliveries_are_given_up_after_eight_attempts_and_replayed(backend: Back
     let delays = [5, 300, 1800, 7200, 18_000, 36_000, 36_000];
     for (n, delay) in delays.iter().enumerate() {
         attempts(&app, &endpoint_id, n + 1).await;
-        app.clock.advance(TimeDelta::seconds(*delay));
-        receiver.wait_for(n + 2).await;
+        next_attempt_after(&app, &receiver, TimeDelta::seconds(*delay), n + 1).await;
     }
     let all = attempts(&app, &endpoint_id, 8).await;
     assert_eq!(all[0]["attempt"], 8);
     assert!(all[0]["next_attempt_at"].is_null(), "given up: {}", all[0]);
     app.clock.advance(TimeDelta::hours(20));
     receiver.assert_still(8, Duration::from_millis(300)).await;
-    assert!(!endpoint(&app, &endpoint_id).await["disabled"]
-        .as_bool()
-        .unwrap());
+    assert_eq!(endpoint(&app, &endpoint_id).await["disabled"], false);
 
     receiver.answer_always(204);
-    let replay = app
-        .post(
-            &format!("/admin/webhooks/{endpoint_id}/replay"),
-            Auth::Bearer(&app.admin_key),
-            json!({"since": start.to_rfc3339()}),
-        )
-        .await;
-    assert_eq!(replay.status, StatusCode::ACCEPTED, "{}", replay.body);
-    assert_eq!(replay.body["queued"], 1);
-    receiver.wait_for(9).await;
-    let after = attempts(&app, &endpoint_id, 9).await;
-    assert_eq!(after[0]["status_code"], 204);
-    assert_eq!(after[0]["attempt"], 1, "a replay starts a fresh schedule");
-
-    let event_id = after[0]["event_id"].as_str().unwrap();
-    let again = app
-        .post(
-            &format!("/admin/webhooks/{endpoint_id}/replay"),
-            Auth::Bearer(&app.admin_key),
-            json!({"event_id": event_id}),
-        )
-        .await;
-    assert_eq!(again.body["queued"], 1, "{}", again.body);
-    receiver.wait_for(10).await;
-    let unknown = app
-        .post(
-            &format!("/admin/webhooks/{endpoint_id}/replay"),
-            Auth::Bearer(&app.admin_key),
-            json!({"event_id": uuid::Uuid::now_v7()}),
-        )
-        .await;
-    unknown.assert_problem(StatusCode::NOT_FOUND, "event_not_found");
+    replay_since_resends(&app, &receiver, &endpoint_id, start).await;
 }
 
-async fn gone_and_five_days_of_failures_disable_the_endpoint(backend: Backend) {
+/// Replays every failed delivery since `start`: the one given up goes out again, with a
+/// fresh schedule.
+async fn replay_since_resends(
+    app: &TestApp,
+    receiver: &Receiver,
+    endpoint_id: &str,
+    start: chrono::DateTime<chrono::Utc>,
+) {
+    let replayed = replay(app, endpoint_id, json!({"since": start.to_rfc3339()})).await;
+    assert_eq!(replayed.status, StatusCode::ACCEPTED, "{}", replayed.body);
+    assert_eq!(replayed.body["queued"], 1);
+    receiver.wait_for(9).await;
+    let after = attempts(app, endpoint_id, 9).await;
+    assert_eq!(after[0]["status_code"], 204);
+    assert_eq!(after[0]["attempt"], 1, "a replay starts a fresh schedule");
+}
+
+async fn one_event_is_replayed_by_its_id(backend: Backend) {
+    let app = app_with_webhooks(backend).await;
+    let receiver = Receiver::start().await;
+    let filter = json!({"event_types": ["organization.created"]});
+    let (endpoint_id, _) = create_endpoint(&app, &receiver, filter).await;
+    app.create_org(&app.user("alice"), "Acme").await;
+    let first = receiver.wait_for(1).await;
+    let event_id = first[0].header("webhook-id").replace("msg_", "");
+    let again = replay(&app, &endpoint_id, json!({ "event_id": event_id })).await;
+    assert_eq!(again.body["queued"], 1, "{}", again.body);
+    let both = receiver.wait_for(2).await;
+    assert_eq!(both[0].body, both[1].body);
+    let unknown = replay(
+        &app,
+        &endpoint_id,
+        json!({"event_id": uuid::Uuid::now_v7()}),
+    )
+    .await;
+    unknown.assert_problem(StatusCode::NOT_FOUND, "event_not_found");
+    let neither = replay(&app, &endpoint_id, json!({})).await;
+    neither.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+}
+
+/// The endpoint once `done` holds for it (up to 5 s).
+async fn endpoint_once(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let current = endpoint(app, id).await;
+        if done(&current) {
+            return current;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    endpoint(app, id).await
+}
+
+async fn gone_disables_the_endpoint(backend: Backend) {
     let app = app_with_webhooks(backend).await;
     let gone = Receiver::start().await;
-    let failing = Receiver::start().await;
     let filter = json!({"event_types": ["organization.created"]});
-    let (gone_id, _) = create_endpoint(&app, &gone, filter.clone()).await;
-    let (failing_id, _) = create_endpoint(&app, &failing, filter).await;
+    let (gone_id, _) = create_endpoint(&app, &gone, filter).await;
     gone.answer_always(410);
-    failing.answer_always(500);
     let alice = app.user("alice");
     app.create_org(&alice, "One").await;
     gone.wait_for(1).await;
-    failing.wait_for(1).await;
-    attempts(&app, &gone_id, 1).await;
-    let disabled = endpoint(&app, &gone_id).await;
+    let disabled = endpoint_once(&app, &gone_id, |e| e["disabled"] == true).await;
     assert_eq!(disabled["disabled"], true, "{disabled}");
     assert!(disabled["disabled_reason"]
         .as_str()
@@ -255,19 +282,21 @@ async fn gone_and_five_days_of_failures_disable_the_endpoint(backend: Backend) {
         .contains("410"));
     app.create_org(&alice, "Two").await;
     gone.assert_still(1, Duration::from_millis(300)).await;
+}
 
-    attempts(&app, &failing_id, 1).await;
-    assert!(!endpoint(&app, &failing_id).await["failing_since"].is_null());
+async fn five_days_of_failures_disable_the_endpoint(backend: Backend) {
+    let app = app_with_webhooks(backend).await;
+    let failing = Receiver::start().await;
+    let filter = json!({"event_types": ["organization.created"]});
+    let (failing_id, _) = create_endpoint(&app, &failing, filter).await;
+    failing.answer_always(500);
+    app.create_org(&app.user("alice"), "One").await;
+    failing.wait_for(1).await;
+    let failing_since = endpoint_once(&app, &failing_id, |e| !e["failing_since"].is_null()).await;
+    assert!(!failing_since["failing_since"].is_null());
+    // The retry due then fails too, five days after the first failure.
     app.clock.advance(TimeDelta::days(5));
-    // The first event's retries are due too; all fail, and the endpoint is disabled.
-    app.create_org(&alice, "Three").await;
-    for _ in 0..100 {
-        if endpoint(&app, &failing_id).await["disabled"] == true {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let disabled = endpoint(&app, &failing_id).await;
+    let disabled = endpoint_once(&app, &failing_id, |e| e["disabled"] == true).await;
     assert_eq!(disabled["disabled"], true, "{disabled}");
     assert!(disabled["disabled_reason"]
         .as_str()
@@ -330,6 +359,27 @@ async fn a_rotated_secret_signs_beside_the_old_one_for_a_day(backend: Backend) {
     received[1].verify(&new);
 }
 
+/// The `test` event is in the outbox (and so the audit log) like any change.
+async fn assert_test_event_recorded(app: &TestApp, endpoint_id: &str) {
+    let recorded = app.db.raw().await.events().await;
+    let test_event = recorded
+        .iter()
+        .find(|e| e.kind == "test")
+        .expect("recorded");
+    assert_eq!(
+        (
+            test_event.target_type.as_str(),
+            test_event.actor_type.as_str()
+        ),
+        ("webhook_endpoint", "api_key")
+    );
+    assert_eq!(test_event.target_id, endpoint_id);
+    assert!(test_event.actor_id.is_some() && test_event.request_id.is_some());
+    assert_eq!(test_event.client_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(test_event.user_agent, None, "the test client sends none");
+    assert_eq!(test_event.data.0["object"], "test");
+}
+
 async fn a_test_event_reaches_a_filtered_endpoint(backend: Backend) {
     let app = app_with_webhooks(backend).await;
     let receiver = Receiver::start().await;
@@ -354,6 +404,7 @@ async fn a_test_event_reaches_a_filtered_endpoint(backend: Backend) {
         format!("msg_{}", test.str("event_id"))
     );
     received[0].verify(&secret);
+    assert_test_event_recorded(&app, &endpoint_id).await;
 
     let alice = app.user("alice");
     let org = app.create_org(&alice, "Acme").await;
@@ -381,13 +432,12 @@ async fn a_test_event_reaches_a_filtered_endpoint(backend: Backend) {
     );
 }
 
-async fn endpoints_are_managed_by_admin_keys(backend: Backend) {
+async fn endpoints_need_admin_keys_and_known_types(backend: Backend) {
     let app = app_with_webhooks(backend).await;
     let receiver = Receiver::start().await;
-    let path = "/admin/webhooks";
     let by_read_key = app
         .post(
-            path,
+            "/admin/webhooks",
             Auth::Bearer(&app.read_key),
             json!({"url": receiver.url}),
         )
@@ -395,17 +445,22 @@ async fn endpoints_are_managed_by_admin_keys(backend: Backend) {
     by_read_key.assert_problem(StatusCode::FORBIDDEN, "forbidden");
     let unknown_type = app
         .post(
-            path,
+            "/admin/webhooks",
             Auth::Bearer(&app.admin_key),
             json!({"url": receiver.url, "event_types": ["user.created"]}),
         )
         .await;
     unknown_type.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
     assert_eq!(unknown_type.body["errors"][0]["field"], "event_types[0]");
-    let mut ids = Vec::new();
-    for _ in 0..3 {
-        ids.push(create_endpoint(&app, &receiver, json!({})).await.0);
-    }
+    let garbage = app
+        .get("/admin/webhooks/not-an-id", Auth::Bearer(&app.admin_key))
+        .await;
+    garbage.assert_problem(StatusCode::NOT_FOUND, "webhook_not_found");
+}
+
+/// Three endpoints, two per page: the second page holds the third, and ends.
+async fn assert_pages_of_two(app: &TestApp, ids: &[String]) {
+    let path = "/admin/webhooks";
     let first = app
         .get(&format!("{path}?page_size=2"), Auth::Bearer(&app.admin_key))
         .await;
@@ -423,7 +478,17 @@ async fn endpoints_are_managed_by_admin_keys(backend: Backend) {
         .await;
     assert_eq!(second.body["data"][0]["id"], json!(ids[2]));
     assert!(second.body["next_page_token"].is_null());
+}
 
+async fn endpoints_are_paged_changed_and_deleted(backend: Backend) {
+    let app = app_with_webhooks(backend).await;
+    let receiver = Receiver::start().await;
+    let path = "/admin/webhooks";
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(create_endpoint(&app, &receiver, json!({})).await.0);
+    }
+    assert_pages_of_two(&app, &ids).await;
     let patched = app
         .patch(
             &format!("{path}/{}", ids[0]),
@@ -442,10 +507,6 @@ async fn endpoints_are_managed_by_admin_keys(backend: Backend) {
         .get(&format!("{path}/{}", ids[1]), Auth::Bearer(&app.admin_key))
         .await;
     gone.assert_problem(StatusCode::NOT_FOUND, "webhook_not_found");
-    let garbage = app
-        .get(&format!("{path}/not-an-id"), Auth::Bearer(&app.admin_key))
-        .await;
-    garbage.assert_problem(StatusCode::NOT_FOUND, "webhook_not_found");
 
     // The disabled endpoint and the deleted one receive nothing; the third does.
     app.create_org(&app.user("alice"), "Acme").await;
@@ -495,18 +556,20 @@ async fn private_urls_are_refused_by_default(backend: Backend) {
 on_both_backends!(
     deliveries_are_signed_clerk_envelopes,
     failures_are_retried_on_the_schedule,
-    deliveries_are_given_up_after_eight_attempts_and_replayed,
-    gone_and_five_days_of_failures_disable_the_endpoint,
+    deliveries_are_given_up_after_eight_attempts,
+    one_event_is_replayed_by_its_id,
+    gone_disables_the_endpoint,
+    five_days_of_failures_disable_the_endpoint,
     a_rotated_secret_signs_beside_the_old_one_for_a_day,
     a_test_event_reaches_a_filtered_endpoint,
-    endpoints_are_managed_by_admin_keys,
+    endpoints_need_admin_keys_and_known_types,
+    endpoints_are_paged_changed_and_deleted,
     private_urls_are_refused_by_default,
 );
 
 /// The lease, at the store: a claimed delivery is no other worker's until its lease
 /// runs out, and then it is (the worker that held it died).
 async fn a_claimed_delivery_is_claimed_again_only_after_its_lease(backend: Backend) {
-    use polis::store::OutboxStore;
     let app = TestApp::spawn_with(backend, |settings| {
         settings.webhooks.allow_private_urls = true;
         // The app's own worker stays out of the way.
