@@ -20,7 +20,7 @@ pub struct WebhookSettings {
     /// Let webhook endpoints be `http://` URLs and point at loopback, private,
     /// link-local or metadata addresses: for tests and local development only.
     #[arg(
-        long,
+        long = "webhooks-allow-private-urls",
         env = "POLIS_WEBHOOKS_ALLOW_PRIVATE_URLS",
         default_value_t = false,
         action = clap::ArgAction::Set,
@@ -31,7 +31,7 @@ pub struct WebhookSettings {
     /// Milliseconds the delivery worker waits before looking for due deliveries again
     /// when it found none (10–60000).
     #[arg(
-        long,
+        long = "webhook-poll-interval-ms",
         env = "POLIS_WEBHOOK_POLL_INTERVAL_MS",
         default_value_t = 1000,
         value_parser = clap::value_parser!(u64).range(10..=60_000),
@@ -43,7 +43,7 @@ pub struct WebhookSettings {
     /// waits at most half of it (and at most 15 s) for the endpoint's answer, so a
     /// lease never runs out while its delivery is still being sent.
     #[arg(
-        long,
+        long = "webhook-lease-ms",
         env = "POLIS_WEBHOOK_LEASE_MS",
         default_value_t = 60_000,
         value_parser = clap::value_parser!(u64).range(1000..=3_600_000),

@@ -114,6 +114,17 @@ async fn deliveries_are_signed_clerk_envelopes(backend: Backend) {
     );
     assert!(attempts.iter().all(|a| a["next_attempt_at"].is_null()));
     assert_eq!(attempts[0]["attempt"], 1);
+    let metrics = reqwest::get(format!("{}/metrics/prometheus", app.metrics_base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"polis_webhook_deliveries_total{outcome="succeeded"} 2"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("polis_webhook_outbox_lag_seconds"));
 }
 
 /// The time from an attempt to the next one it scheduled.
