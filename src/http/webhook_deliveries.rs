@@ -208,7 +208,8 @@ async fn webhook_test(
     ))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+// No `Debug`, so the secret cannot be logged by accident.
+#[derive(Serialize, ToSchema)]
 pub struct RotatedSecret {
     /// The new `whsec_…` secret, shown this once.
     pub secret: String,

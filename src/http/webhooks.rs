@@ -79,7 +79,8 @@ impl From<WebhookEndpoint> for WebhookEndpointResponse {
 }
 
 /// A new endpoint, with the secret its deliveries are signed with: shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+// No `Debug`, so the secret cannot be logged by accident.
+#[derive(Serialize, ToSchema)]
 pub struct CreatedWebhookEndpoint {
     #[serde(flatten)]
     pub endpoint: WebhookEndpointResponse,

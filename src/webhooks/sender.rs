@@ -1,5 +1,6 @@
 //! Sends one delivery: the Clerk-shaped envelope, signed per Standard Webhooks, over a
-//! client that follows no redirects, gives up after 15 s, keeps at most 4 KiB of the
+//! client that follows no redirects, gives up after 15 s (or half a shorter lease,
+//! `POLIS_WEBHOOK_LEASE_MS`), keeps at most 4 KiB of the
 //! answer and — unless private URLs are allowed — connects only to public addresses,
 //! checked after DNS resolution so a name cannot be rebound to an internal host.
 

@@ -114,6 +114,11 @@ async fn deliveries_are_signed_clerk_envelopes(backend: Backend) {
     );
     assert!(attempts.iter().all(|a| a["next_attempt_at"].is_null()));
     assert_eq!(attempts[0]["attempt"], 1);
+    assert_delivery_metrics(&app, 2).await;
+}
+
+/// Prometheus counts the successful attempts and shows the outbox lag.
+async fn assert_delivery_metrics(app: &TestApp, succeeded: usize) {
     let metrics = reqwest::get(format!("{}/metrics/prometheus", app.metrics_base))
         .await
         .unwrap()
@@ -121,7 +126,9 @@ async fn deliveries_are_signed_clerk_envelopes(backend: Backend) {
         .await
         .unwrap();
     assert!(
-        metrics.contains(r#"polis_webhook_deliveries_total{outcome="succeeded"} 2"#),
+        metrics.contains(&format!(
+            r#"polis_webhook_deliveries_total{{outcome="succeeded"}} {succeeded}"#
+        )),
         "{metrics}"
     );
     assert!(metrics.contains("polis_webhook_outbox_lag_seconds"));
