@@ -202,6 +202,26 @@ async fn replay(app: &TestApp, endpoint_id: &str, body: Value) -> crate::harness
     .await
 }
 
+/// A redirect is a failure, not followed; of a long answer 4 KiB are kept.
+async fn redirects_are_not_followed_and_answers_are_capped(backend: Backend) {
+    let app = app_with_webhooks(backend).await;
+    let receiver = Receiver::start().await;
+    let filter = json!({"event_types": ["organization.created"]});
+    let (endpoint_id, _) = create_endpoint(&app, &receiver, filter).await;
+    receiver.script(&[(307, Some(&receiver.url)), (200, None)]);
+    receiver.answer_body("x".repeat(10_000));
+    app.create_org(&app.user("alice"), "Acme").await;
+    receiver.wait_for(1).await;
+    let first = attempts(&app, &endpoint_id, 1).await;
+    assert_eq!(first[0]["status_code"], 307);
+    assert!(!first[0]["next_attempt_at"].is_null(), "retried later");
+    receiver.assert_still(1, Duration::from_millis(300)).await;
+    next_attempt_after(&app, &receiver, TimeDelta::seconds(5), 1).await;
+    let second = attempts(&app, &endpoint_id, 2).await;
+    assert_eq!(second[0]["status_code"], 200);
+    assert_eq!(second[0]["response_body"].as_str().unwrap().len(), 4096);
+}
+
 async fn deliveries_are_given_up_after_eight_attempts(backend: Backend) {
     let app = app_with_webhooks(backend).await;
     let receiver = Receiver::start().await;
@@ -575,6 +595,7 @@ on_both_backends!(
     deliveries_are_signed_clerk_envelopes,
     failures_are_retried_on_the_schedule,
     deliveries_are_given_up_after_eight_attempts,
+    redirects_are_not_followed_and_answers_are_capped,
     one_event_is_replayed_by_its_id,
     gone_disables_the_endpoint,
     five_days_of_failures_disable_the_endpoint,

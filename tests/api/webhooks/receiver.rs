@@ -61,6 +61,8 @@ struct Inner {
     /// Message ids that arrived while the same id was being handled.
     overlapping: Vec<String>,
     delay: Duration,
+    /// The body of every answer (`scripted` unless set).
+    body: Option<String>,
 }
 
 #[derive(Clone, Default)]
@@ -85,7 +87,8 @@ impl Receiver {
         receiver
     }
 
-    /// Answers the next requests with these statuses (and `Retry-After` values).
+    /// Answers the next requests with these statuses and header values: `Location` for
+    /// a 3xx, `Retry-After` otherwise.
     pub fn script(&self, answers: &[(u16, Option<&str>)]) {
         let mut inner = self.inner.lock().unwrap();
         inner
@@ -96,6 +99,11 @@ impl Receiver {
     /// Answers with `status` whenever the script is spent.
     pub fn answer_always(&self, status: u16) {
         self.inner.lock().unwrap().otherwise = Some(status);
+    }
+
+    /// Answers with this body.
+    pub fn answer_body(&self, body: String) {
+        self.inner.lock().unwrap().body = Some(body);
     }
 
     /// Holds every request this long before answering.
@@ -176,10 +184,16 @@ async fn receive(State(receiver): State<Receiver>, headers: HeaderMap, body: Byt
         .script
         .pop_front()
         .unwrap_or((inner.otherwise.unwrap_or(204), None));
+    let body = inner.body.clone().unwrap_or_else(|| "scripted".into());
     drop(inner);
     let status = StatusCode::from_u16(status).unwrap();
+    let header = if status.is_redirection() {
+        "location"
+    } else {
+        "retry-after"
+    };
     match retry_after {
-        Some(value) => (status, [("retry-after", value)], "scripted").into_response(),
-        None => (status, "scripted").into_response(),
+        Some(value) => (status, [(header, value)], body).into_response(),
+        None => (status, body).into_response(),
     }
 }
