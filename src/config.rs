@@ -11,9 +11,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod claims;
 mod parsers;
+mod webhooks;
 
 pub use claims::ClaimsSettings;
 use parsers::*;
+pub use webhooks::WebhookSettings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -378,6 +380,8 @@ pub struct Settings {
     pub db_statement_timeout_ms: u64,
     #[command(flatten)]
     pub claims: ClaimsSettings,
+    #[command(flatten)]
+    pub webhooks: WebhookSettings,
 }
 
 /// A listen address that may be switched off with an empty value.
@@ -446,6 +450,7 @@ impl std::fmt::Debug for Settings {
             .field("rate_limit_anonymous", &self.rate_limit_anonymous)
             .field("db_max_connections", &self.db_max_connections)
             .field("claims", &self.claims)
+            .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
     }
 }

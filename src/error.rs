@@ -47,6 +47,8 @@ pub enum ErrorCode {
     InternalError,
     /// An OAuth2 access token without the scope the request needs.
     InsufficientScope,
+    WebhookNotFound,
+    EventNotFound,
 }
 
 impl ErrorCode {
@@ -65,9 +67,8 @@ impl ErrorCode {
             | RoleNotGrantable
             | DirectAddDisabled
             | InsufficientScope => StatusCode::FORBIDDEN,
-            OrgNotFound | MemberNotFound | RoleNotFound | RouteNotFound | InvitationNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            OrgNotFound | MemberNotFound | RoleNotFound | RouteNotFound | InvitationNotFound
+            | WebhookNotFound | EventNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             SlugTaken
             | AlreadyMember

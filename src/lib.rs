@@ -16,6 +16,7 @@ pub mod retention;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -38,7 +39,8 @@ pub fn app(state: AppState) -> Router {
 /// Serves `state` on `listener` until `shutdown` completes, then shuts down in order:
 /// `/health/ready` answers 503 and background workers are told to stop; after
 /// `POLIS_SHUTDOWN_DELAY` the listener closes; requests in flight and workers get
-/// `POLIS_SHUTDOWN_TIMEOUT` to finish; then the database pool closes.
+/// `POLIS_SHUTDOWN_TIMEOUT` to finish; then the database pool closes. The background
+/// workers (webhook delivery) start here.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -46,6 +48,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let lifecycle = state.lifecycle.clone();
     let store = state.store.clone();
+    webhooks::spawn_worker(&state).map_err(std::io::Error::other)?;
     let (delay, timeout) = (
         state.settings.shutdown_delay(),
         state.settings.shutdown_timeout(),

@@ -41,6 +41,11 @@ fn every_setting_refuses_bad_values() {
         ("--db-max-connections", "0"),
         ("--db-acquire-timeout-ms", "0"),
         ("--db-statement-timeout-ms", "5s"),
+        ("--instance-id", ""),
+        ("--instance-id", "ins 1"),
+        ("--webhooks-allow-private-urls", "maybe"),
+        ("--webhook-poll-interval-ms", "0"),
+        ("--webhook-lease-ms", "999"),
     ];
     for (flag, value) in bad {
         let arg = format!("{flag}={value}");
@@ -98,4 +103,35 @@ fn urls_lose_their_secrets() {
         "{redacted}"
     );
     assert_eq!(redacted_url("sqlite://polis.db"), "sqlite://polis.db");
+}
+
+#[test]
+fn webhook_settings_default_to_safe_values() {
+    let defaults = parse(&[]).unwrap().settings.webhooks;
+    assert_eq!(defaults.instance_id, "polis");
+    assert!(!defaults.allow_private_urls);
+    assert_eq!(
+        defaults.delivery_timeout(),
+        std::time::Duration::from_secs(15)
+    );
+    let short = parse(&["--webhook-lease-ms", "2000"])
+        .unwrap()
+        .settings
+        .webhooks;
+    assert_eq!(short.delivery_timeout(), std::time::Duration::from_secs(1));
+    assert_eq!(
+        defaults.poll_interval(),
+        std::time::Duration::from_millis(1000)
+    );
+    let local = parse(&[
+        "--webhooks-allow-private-urls",
+        "true",
+        "--instance-id",
+        "ins_2abc",
+    ])
+    .unwrap()
+    .settings
+    .webhooks;
+    assert!(local.allow_private_urls);
+    assert_eq!(local.instance_id, "ins_2abc");
 }

@@ -57,6 +57,9 @@ pub enum Action {
     ReadAuditLog,
     /// Read the whole instance's audit log: API keys only.
     ReadInstanceAuditLog,
+    /// Create, read, change, test and replay webhook endpoints and their deliveries:
+    /// admin API keys only, since endpoints receive private metadata.
+    ManageWebhooks,
 }
 
 impl Action {
@@ -75,6 +78,7 @@ impl Action {
                 | Action::ActiveOrg
                 | Action::CheckPermissions { .. }
                 | Action::ReadInstanceAuditLog
+                | Action::ManageWebhooks
         )
     }
 
@@ -246,7 +250,8 @@ fn authorize_action(
         | Action::IssueOrgToken
         | Action::ActiveOrg
         | Action::CheckPermissions { .. }
-        | Action::ReadInstanceAuditLog => return Err(Denied::Forbidden),
+        | Action::ReadInstanceAuditLog
+        | Action::ManageWebhooks => return Err(Denied::Forbidden),
     };
     if has_permission(permissions, required) {
         Ok(())

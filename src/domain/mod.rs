@@ -9,6 +9,7 @@ pub mod metadata;
 pub mod org;
 pub mod role;
 pub mod validation;
+pub mod webhook;
 
 pub use authz::{
     authorize, authorize_grant, may_add_directly, visibility, Action, Denied, DirectAdd,

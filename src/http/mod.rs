@@ -19,6 +19,8 @@ mod pagination;
 mod problems;
 pub mod prometheus;
 mod roles;
+mod webhook_deliveries;
+mod webhooks;
 
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware::from_fn_with_state;
@@ -57,6 +59,7 @@ pub use pagination::{Page, PageParams};
         (name = "roles", description = "The instance-wide role catalog"),
         (name = "health", description = "Liveness, readiness and version"),
         (name = "admin", description = "Instance administration with API keys: the Clerk import, the audit log"),
+        (name = "webhooks", description = "Webhook endpoints, their deliveries and replays (admin API keys)"),
         (name = "authz", description = "Authorization in backends: signed org claims, their keys, batch permission checks")
     )
 )]
@@ -76,6 +79,7 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(org_tokens::router())
         .merge(active_org::router())
         .merge(authz_check::router())
+        .merge(webhooks::router())
         .split_for_parts();
     openapi::SharedResponses.modify(&mut spec);
     openapi::ShareNamedSchemas.modify(&mut spec);

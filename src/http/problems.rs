@@ -44,4 +44,5 @@ problem_responses! {
     InvalidFields = (422, "Invalid fields");
     InvalidMetadata = (422, "Not objects, or too large after merging");
     KratosUnavailable = (503, "Kratos unavailable");
+    WebhookNotFound = (404, "No such webhook endpoint");
 }

@@ -49,6 +49,10 @@ pub(crate) struct Dialect {
     pub import_setup: Option<&'static str>,
     /// How many import batches may usefully run at once.
     pub import_parallelism: usize,
+    /// Appended to the query choosing webhook deliveries to claim: rows another
+    /// replica is claiming are skipped, not waited for (`FOR UPDATE … SKIP LOCKED`).
+    /// Empty where one statement already runs alone.
+    pub skip_locked: &'static str,
 }
 
 /// A connection pool of either backend, with its dialect.

@@ -24,6 +24,7 @@ mod postgres;
 mod roles;
 mod signing_keys;
 mod sqlite;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,7 @@ use db::Db;
 pub use access::AccessStore;
 pub use active_orgs::{ActiveOrgStore, SessionKey};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
+pub use events::EventType;
 pub use events::{AuditEntry, AuditQuery, AuditStore};
 pub use import::{
     AppliedOrg, ImportStore, InvitationImport, MemberImport, OrgImport, OrgImportOutcome,
@@ -50,6 +52,10 @@ pub use permission_checks::{
 };
 pub use roles::{Role, RolePatch, RoleStore};
 pub use signing_keys::{Rotation, SigningKeyRecord, SigningKeyStore};
+pub use webhooks::{
+    AttemptOutcome, AttemptRecord, ClaimedDelivery, DeliveryAttempt, NewWebhookEndpoint,
+    OutboxStore, Replay, WebhookEndpoint, WebhookEndpointPatch, WebhookStore,
+};
 
 /// Who asks for a write, and when. Every write that needs a right in an org checks that
 /// right again inside its own transaction (`guard.rs`), with the caller's membership
@@ -177,6 +183,8 @@ pub trait Store:
     + ActiveOrgStore
     + PermissionCheckStore
     + AuditStore
+    + WebhookStore
+    + OutboxStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;

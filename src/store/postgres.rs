@@ -24,6 +24,7 @@ static DIALECT: Dialect = Dialect {
     // re-run; each org still commits whole or not at all.
     import_setup: Some("SET LOCAL synchronous_commit TO OFF"),
     import_parallelism: 8,
+    skip_locked: " FOR UPDATE OF d SKIP LOCKED",
 };
 
 impl SqlStore {

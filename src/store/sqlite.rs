@@ -23,6 +23,7 @@ static DIALECT: Dialect = Dialect {
     import_setup: None,
     // One writer at a time: parallel batches would only wait on each other.
     import_parallelism: 1,
+    skip_locked: "",
 };
 
 impl SqlStore {

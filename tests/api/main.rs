@@ -32,3 +32,4 @@ mod roles_and_me;
 mod service;
 mod shutdown;
 mod store_contract;
+mod webhooks;

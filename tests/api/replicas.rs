@@ -19,6 +19,11 @@ pub struct Replica {
 
 impl Replica {
     pub async fn start(app: &TestApp) -> Replica {
+        Self::start_with(app, &[]).await
+    }
+
+    /// [`Replica::start`] with more environment variables.
+    pub async fn start_with(app: &TestApp, env: &[(&str, &str)]) -> Replica {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -32,6 +37,7 @@ impl Replica {
             .env("KRATOS_ADMIN_URL", app.kratos.admin_url())
             .env("POLIS_DIRECT_ADD", "managers")
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .kill_on_drop(true)
             .spawn()
             .expect("start polis");
@@ -63,6 +69,13 @@ impl Replica {
             .await
             .expect("request");
         Reply::from(response).await
+    }
+}
+
+impl Replica {
+    /// Kills the process at once (SIGKILL): no shutdown, leases left held.
+    pub fn kill(&mut self) {
+        let _ = self.child.start_kill();
     }
 }
 

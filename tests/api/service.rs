@@ -3,6 +3,7 @@
 
 mod claims;
 mod conformance;
+mod webhooks;
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -375,6 +376,7 @@ async fn responses_match_the_document(backend: Backend) {
     audit_log(&mut probe, &org, &alice).await;
     clerk_import(&mut probe, &alice).await;
     claims::claims_and_checks(&mut probe, &org, &alice).await;
+    webhooks::webhooks(&mut probe, &alice).await;
     let a = Auth::Bearer(&alice.token);
     probe.expect(204, &a, &format!("DELETE /orgs/{org}")).await;
 

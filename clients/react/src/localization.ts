@@ -288,6 +288,8 @@ export const defaultLocalization: PolisLocalization = {
     database_unavailable: "The service is unavailable right now. Try again in a moment.",
     internal_error: "Something went wrong on the server. Try again in a moment.",
     insufficient_scope: "This app was not given access to do that. Sign in again and allow it.",
+    webhook_not_found: "This webhook endpoint does not exist.",
+    event_not_found: "This event does not exist.",
     network_error: "Could not reach the server. Check your connection and try again.",
     unexpected_response: "The server gave an answer that could not be read.",
     unknown: "Something went wrong.",

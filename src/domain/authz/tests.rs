@@ -278,3 +278,24 @@ fn tokens_and_active_orgs_belong_to_identities() {
         }
     }
 }
+
+#[test]
+fn only_admin_keys_manage_webhooks() {
+    assert_eq!(
+        authorize(&key(ApiKeyScope::Admin), Action::ManageWebhooks, None),
+        Ok(())
+    );
+    assert_eq!(
+        authorize(&key(ApiKeyScope::Read), Action::ManageWebhooks, None),
+        Err(Denied::Forbidden)
+    );
+    let admin = perms(&[MEMBERSHIPS_MANAGE, PROFILE_MANAGE, PROFILE_DELETE]);
+    assert_eq!(
+        authorize(
+            &identity(Uuid::now_v7()),
+            Action::ManageWebhooks,
+            Some(&admin)
+        ),
+        Err(Denied::Forbidden)
+    );
+}

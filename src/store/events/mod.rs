@@ -38,6 +38,23 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// Every type, for checking webhook endpoints' type filters.
+    pub const ALL: [EventType; 13] = [
+        EventType::OrganizationCreated,
+        EventType::OrganizationUpdated,
+        EventType::OrganizationDeleted,
+        EventType::MembershipCreated,
+        EventType::MembershipUpdated,
+        EventType::MembershipDeleted,
+        EventType::InvitationCreated,
+        EventType::InvitationAccepted,
+        EventType::InvitationRevoked,
+        EventType::InvitationDeclined,
+        EventType::RoleCreated,
+        EventType::RoleUpdated,
+        EventType::RoleDeleted,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::OrganizationCreated => "organization.created",
