@@ -8,14 +8,17 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+mod events;
+
 use super::catalog::{catalog_at, Catalog};
 use super::db::{query, Conn};
-use super::events::{self, emit, Event, EventContext, EventType, Stamp};
+use super::events::{emit, EventType, Stamp};
 use super::invariants::{ensure_another_manager, seats_taken};
 use super::locking::{begin_adding, begin_changing, manages};
 use super::orgs::{like_pattern, merge_metadata, OrgSummary};
 use super::{Change, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
 use crate::domain::{Action, Stakes};
+pub(super) use events::{members_for_events, membership_event, membership_event_with};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Membership {
@@ -183,74 +186,6 @@ pub(super) async fn load_membership(
     let Some(row) = row else { return Ok(None) };
     let catalog = catalog_at(conn, row.catalog_version).await?;
     Ok(Some(row.with_permissions(&catalog)))
-}
-
-/// A membership's event, its data built with the org and the member's profile (one
-/// read).
-pub(super) async fn membership_event(
-    conn: &mut Conn,
-    kind: EventType,
-    membership: &Membership,
-) -> StoreResult<Event> {
-    let context = EventContext::read(conn, membership.org_id, membership.identity_id).await?;
-    let data = events::membership(membership, &context);
-    Ok(membership_event_with(kind, membership, data))
-}
-
-pub(super) fn membership_event_with(
-    kind: EventType,
-    membership: &Membership,
-    data: Value,
-) -> Event {
-    Event {
-        kind,
-        org_id: Some(membership.org_id),
-        target: (
-            "organization_membership",
-            format!("{}:{}", membership.org_id, membership.identity_id),
-        ),
-        data,
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct MemberWithTraits {
-    #[sqlx(flatten)]
-    membership: MembershipRow,
-    traits: Option<Json<Value>>,
-}
-
-/// Every member of an org with the context of its event, for deleting the org.
-pub(super) async fn members_for_events(
-    conn: &mut Conn,
-    org: Uuid,
-) -> StoreResult<Vec<(Membership, EventContext)>> {
-    let rows: Vec<MemberWithTraits> = query(format!(
-        "SELECT {MEMBERSHIP_COLUMNS}, p.traits FROM org_membership m \
-         LEFT JOIN identity_profiles p ON p.identity_id = m.identity_id \
-         WHERE m.org_id = $1 ORDER BY m.identity_id"
-    ))
-    .bind(org)
-    .fetch_all(&mut *conn)
-    .await?;
-    let Some(first) = rows.first() else {
-        return Ok(Vec::new());
-    };
-    let catalog = catalog_at(conn, first.membership.catalog_version).await?;
-    let Some(first_identity) = rows.first().map(|r| r.membership.identity_id) else {
-        return Ok(Vec::new());
-    };
-    let base = EventContext::read(conn, org, first_identity).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let traits = row.traits.map_or(Value::Null, |traits| traits.0);
-            (
-                row.membership.with_permissions(&catalog),
-                base.for_traits(traits),
-            )
-        })
-        .collect())
 }
 
 /// Inserts a membership, refusing a second one for the same identity.
