@@ -99,3 +99,29 @@ fn urls_lose_their_secrets() {
     );
     assert_eq!(redacted_url("sqlite://polis.db"), "sqlite://polis.db");
 }
+
+#[test]
+fn slug_overrides_are_checked_like_any_slug() {
+    let cli = parse(&[
+        "import",
+        "clerk",
+        "--file",
+        "x.json",
+        "--slug-override",
+        "org_1=acme-2",
+        "--slug-override",
+        "org_2=globex",
+    ]);
+    assert!(cli.is_ok(), "{cli:?}");
+    for bad in ["org_1", "=acme", "org_1=Acme Two"] {
+        let cli = parse(&[
+            "import",
+            "clerk",
+            "--file",
+            "x.json",
+            "--slug-override",
+            bad,
+        ]);
+        assert!(cli.is_err(), "{bad}");
+    }
+}

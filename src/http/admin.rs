@@ -64,6 +64,12 @@ pub struct ClerkExport {
     /// Clerk user id → Kratos identity id; consulted before any other mapping.
     #[schema(value_type = Option<Object>)]
     user_map: Option<Value>,
+    /// Clerk organization id → the slug to import it under instead of Clerk's: how an
+    /// org skipped for `slug_conflict` gets in (it is never renamed silently). Each slug
+    /// follows the slug rules (else 422, `errors[0].field` = `slug_overrides.<org id>`);
+    /// an id not among `organizations` is reported as `unknown_organization` and ignored.
+    #[schema(value_type = Option<HashMap<String, String>>, example = json!({"org_2acme": "acme-2"}))]
+    slug_overrides: Option<Value>,
 }
 
 /// Import organizations, memberships, pending invitations and roles from a Clerk

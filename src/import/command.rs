@@ -78,9 +78,12 @@ pub async fn import_clerk(
         dry_run: args.dry_run,
         now: SystemClock.now(),
     };
-    let summary = super::run(reader, store, kratos, options, &mut sink, &progress)
-        .await
-        .map_err(|e| anyhow::anyhow!("import failed: {e}"))?;
+    let overrides = args.slug_overrides.into_iter().collect();
+    let summary = super::run_with_overrides(
+        reader, store, kratos, options, overrides, &mut sink, &progress,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("import failed: {e}"))?;
     if let Some(out) = &mut sink.0 {
         out.flush()?;
     }

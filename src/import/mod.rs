@@ -16,7 +16,7 @@ pub mod report;
 mod roles;
 mod spill;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -88,10 +88,15 @@ impl RunSummary {
     }
 }
 
+/// Clerk org id → the slug to import it under instead of Clerk's, chosen by the admin
+/// to resolve a `slug_conflict` (never chosen by the import itself).
+pub type SlugOverrides = HashMap<String, String>;
+
 /// What every org task shares.
 struct Shared {
     store: Arc<dyn Store>,
     spill: Spill,
+    slug_overrides: SlugOverrides,
     resolver: Resolver,
     known_roles: HashSet<String>,
     /// Roles a dry run must create inside each org's transaction (see [`crate::store::OrgImport`]).
@@ -110,14 +115,42 @@ pub async fn run<R: Read + Send + 'static>(
     sink: &mut dyn ReportSink,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<RunSummary, ImportError> {
+    run_with_overrides(
+        reader,
+        store,
+        kratos,
+        options,
+        SlugOverrides::new(),
+        sink,
+        progress,
+    )
+    .await
+}
+
+/// [`run`], with slug overrides given besides the document's `slug_overrides` (the
+/// CLI's `--slug-override`); these win over the document's for the same org.
+pub async fn run_with_overrides<R: Read + Send + 'static>(
+    reader: R,
+    store: Arc<dyn Store>,
+    kratos: KratosClient,
+    options: ImportOptions,
+    overrides: SlugOverrides,
+    sink: &mut dyn ReportSink,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<RunSummary, ImportError> {
     let spill = Spill::create().await.map_err(ImportError::Internal)?;
-    let collected = collect::collect(reader, &spill).await?;
+    let mut collected = collect::collect(reader, &spill).await?;
     let org_ids: Vec<String> = collected.orgs.iter().map(|o| o.id.clone()).collect();
     spill
         .finish_loading(&org_ids)
         .await
         .map_err(ImportError::Internal)?;
     let mut problems = orphan_problems(&spill).await?;
+    collected.slug_overrides.extend(overrides);
+    problems.extend(unknown_override_problems(
+        &collected.slug_overrides,
+        &org_ids,
+    ));
     let mut tally = Tally::default();
     let catalog = roles::settle(store.as_ref(), &collected.roles, options).await?;
     for role in &catalog.reports {
@@ -131,6 +164,7 @@ pub async fn run<R: Read + Send + 'static>(
     let shared = Arc::new(Shared {
         store,
         spill,
+        slug_overrides: collected.slug_overrides,
         resolver,
         known_roles: catalog.known,
         ensure_roles: if options.dry_run {
@@ -166,6 +200,31 @@ async fn orphan_problems(spill: &Spill) -> Result<Vec<ImportProblem>, ImportErro
             )
         })
         .collect())
+}
+
+/// An override naming an org the document lacks is a warning, not an error: the
+/// other orgs import as asked, and the report names the override that did nothing
+/// (most likely a typo, which leaves the intended org reported as `slug_conflict`).
+fn unknown_override_problems(overrides: &SlugOverrides, org_ids: &[String]) -> Vec<ImportProblem> {
+    let known: HashSet<&str> = org_ids.iter().map(String::as_str).collect();
+    let mut unknown: Vec<&String> = overrides
+        .keys()
+        .filter(|id| !known.contains(id.as_str()))
+        .collect();
+    unknown.sort();
+    unknown
+        .into_iter()
+        .map(|id| ImportProblem {
+            field: Some("slug_overrides".into()),
+            ..ImportProblem::new(
+                ProblemCode::UnknownOrganization,
+                id,
+                format!(
+                    "slug_overrides names {id}, which is not in the document's organizations; ignored"
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Orgs handed to one task at a time.
@@ -266,8 +325,11 @@ async fn import_orgs(
 /// failing skips it).
 async fn plan_one(
     shared: &Shared,
-    org: clerk::ClerkOrg,
+    mut org: clerk::ClerkOrg,
 ) -> Result<Result<plan::OrgPlan, OrgReport>, ImportError> {
+    if let Some(slug) = shared.slug_overrides.get(&org.id) {
+        org.slug = Some(slug.clone());
+    }
     let spill_err = ImportError::Internal;
     let bundle = OrgBundle {
         memberships: shared

@@ -27,7 +27,8 @@ pub enum ProblemCode {
     UnmappedUser,
     /// The role is neither in Polis nor in the document's roles.
     UnknownRole,
-    /// Another org already has the slug: the org is skipped, never renamed.
+    /// Another org already has the slug: the org is skipped, never renamed. The admin
+    /// may choose another slug for it with `slug_overrides`.
     SlugConflict,
     /// A value Polis cannot store (see `field`); the item is skipped.
     InvalidField,
@@ -39,7 +40,8 @@ pub enum ProblemCode {
     DuplicateInvitation,
     /// Only pending invitations are imported.
     InvitationNotPending,
-    /// The item names an organization that is not in the document.
+    /// The item (or a `slug_overrides` key) names an organization that is not in the
+    /// document.
     UnknownOrganization,
     /// Kratos did not answer while mapping this org's users; the org is skipped.
     IdentityProviderUnavailable,

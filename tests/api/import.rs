@@ -515,7 +515,67 @@ async fn an_invitation_id_belongs_to_one_org(backend: Backend) {
         .assert_problem(StatusCode::NOT_FOUND, "org_not_found");
 }
 
+/// A slug someone took before the import (e.g. after sign-ups opened) skips the org,
+/// never renaming it silently; `slug_overrides` lets the admin choose its slug, in the
+/// dry run as in the real run, by the same slug rules.
+async fn slug_overrides_resolve_a_slug_conflict(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.user("owner");
+    app.create_org(&owner, "Taken").await;
+    migrated(&app, "user_alice", "alice@acme.test");
+    let mut doc = json!({
+        "organizations": [org("org_taken", "taken"), org("org_fine", "fine")],
+        "memberships": [
+            membership("orgmem_1", "org_taken", "user_alice", "a@x.test", "org:admin"),
+            membership("orgmem_2", "org_fine", "user_alice", "a@x.test", "org:admin"),
+        ],
+    });
+    let skipped = import_ok(&app, &doc, true).await;
+    assert_eq!(problem_codes(&skipped["orgs"][0]), ["slug_conflict"]);
+    let detail = skipped["orgs"][0]["problems"][0]["detail"]
+        .as_str()
+        .unwrap();
+    assert!(detail.contains("slug_overrides"), "{detail}");
+
+    doc["slug_overrides"] = json!({"org_taken": "taken-2", "org_typo": "typo"});
+    let dry = import_ok(&app, &doc, true).await;
+    assert_eq!(dry["orgs"][0]["status"], "created", "{dry}");
+    assert_eq!(dry["orgs"][0]["slug"], "taken-2");
+    assert_eq!(dry["orgs"][0]["memberships"][0]["status"], "created");
+    assert_eq!(dry["problems"][0]["code"], "unknown_organization");
+    assert_eq!(dry["problems"][0]["clerk_id"], "org_typo");
+    assert_eq!(dry["problems"][0]["field"], "slug_overrides");
+    assert_eq!(org_count(&app).await, 1, "a dry run writes nothing");
+    let real = import_ok(&app, &doc, false).await;
+    assert_eq!(comparable(&dry), comparable(&real));
+    let imported = app.get("/orgs/taken-2", Auth::Bearer(&app.admin_key)).await;
+    assert_eq!(imported.body["clerk_id"], "org_taken", "{}", imported.body);
+    let existing = app.get("/orgs/taken", Auth::Bearer(&app.admin_key)).await;
+    assert_eq!(
+        existing.body["clerk_id"],
+        Value::Null,
+        "the owner's org is untouched"
+    );
+    let again = import_ok(&app, &doc, false).await;
+    assert_eq!(again["changed"], false, "{again}");
+
+    for (overrides, field) in [
+        (
+            json!({"org_taken": "Not A Slug"}),
+            "slug_overrides.org_taken",
+        ),
+        (json!({"org_taken": 7}), "slug_overrides.org_taken"),
+        (json!(["org_taken"]), "slug_overrides"),
+    ] {
+        doc["slug_overrides"] = overrides;
+        let reply = import(&app, &doc, false).await;
+        reply.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(reply.body["errors"][0]["field"], field, "{}", reply.body);
+    }
+}
+
 on_both_backends!(
+    slug_overrides_resolve_a_slug_conflict,
     an_invitation_id_belongs_to_one_org,
     dry_run_import_rerun,
     improved_mapping_adds_what_was_missing,
