@@ -6,6 +6,7 @@ mod admin;
 mod authz_check;
 mod extract;
 mod health;
+mod import_report;
 mod invitations;
 mod json_shape;
 mod me;

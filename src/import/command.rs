@@ -28,8 +28,9 @@ fn clerk_client(args: &ClerkApiArgs) -> anyhow::Result<ClerkClient> {
 /// (the totals are kept either way).
 struct LinesSink(Option<BufWriter<File>>);
 
+#[async_trait::async_trait]
 impl ReportSink for LinesSink {
-    fn org(&mut self, _seq: usize, report: OrgReport) {
+    async fn org(&mut self, _seq: usize, report: OrgReport) {
         if let Some(out) = &mut self.0 {
             if let Ok(line) = serde_json::to_string(&report) {
                 let _ = writeln!(out, "{line}");

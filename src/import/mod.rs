@@ -16,7 +16,7 @@ pub mod report;
 mod roles;
 mod spill;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -175,6 +175,7 @@ pub async fn run_with_overrides<R: Read + Send + 'static>(
         dry_run: options.dry_run,
         now: options.now,
     });
+    sink.begin().await;
     apply_orgs(&shared, collected.orgs, &mut tally, sink, progress).await?;
     if let Ok(shared) = Arc::try_unwrap(shared) {
         shared.spill.close().await;
@@ -234,7 +235,15 @@ const TASK_ORGS: usize = 32;
 /// lock time small whatever the org sizes.
 const BATCH_MEMBERSHIPS: usize = 2_000;
 
-/// Runs the orgs with the store's parallelism, handing reports over as they finish.
+/// Chunks of [`TASK_ORGS`] orgs finished ahead of the oldest unfinished one, per task
+/// slot: how far the import may run ahead while reports wait to go out in document
+/// order. Bounds the reports held in memory whatever the document's size.
+const REORDER_WINDOW: usize = 2;
+
+/// The reports of one task's orgs, with their document positions.
+type ChunkReports = Vec<(usize, OrgReport)>;
+
+/// Runs the orgs with the store's parallelism, handing reports over in document order.
 async fn apply_orgs(
     shared: &Arc<Shared>,
     orgs: Vec<clerk::ClerkOrg>,
@@ -244,36 +253,36 @@ async fn apply_orgs(
 ) -> Result<(), ImportError> {
     let total = orgs.len();
     let parallelism = shared.store.import_parallelism().max(1);
-    let mut tasks: JoinSet<Result<Vec<(usize, OrgReport)>, ImportError>> = JoinSet::new();
-    let mut done = 0usize;
+    let mut tasks: JoinSet<Result<(usize, ChunkReports), ImportError>> = JoinSet::new();
+    let mut finished: BTreeMap<usize, ChunkReports> = BTreeMap::new();
+    let (mut spawned, mut emitted, mut done) = (0usize, 0usize, 0usize);
     let mut orgs = orgs.into_iter().enumerate();
     loop {
-        while tasks.len() < parallelism {
+        while tasks.len() < parallelism && spawned - emitted < parallelism * REORDER_WINDOW {
             let chunk: Vec<_> = orgs.by_ref().take(TASK_ORGS).collect();
             if chunk.is_empty() {
                 break;
             }
-            let shared = Arc::clone(shared);
-            tasks.spawn(async move { import_orgs(&shared, chunk).await });
+            let (shared, index) = (Arc::clone(shared), spawned);
+            tasks.spawn(async move { Ok((index, import_orgs(&shared, chunk).await?)) });
+            spawned += 1;
         }
         let Some(joined) = tasks.join_next().await else {
             return Ok(());
         };
-        let reports = joined
+        let (index, reports) = joined
             .map_err(|e| ImportError::Internal(anyhow::anyhow!("org import task failed: {e}")))??;
-        for (seq, report) in reports {
-            tally.org(&report);
-            sink.org(seq, report);
-            done += 1;
-            if done % 500 == 0 || done == total {
-                progress(Progress {
-                    orgs_done: done,
-                    orgs_total: total,
-                    memberships_done: tally.summary.memberships.created
-                        + tally.summary.memberships.updated
-                        + tally.summary.memberships.unchanged
-                        + tally.summary.memberships.skipped,
-                });
+        finished.insert(index, reports);
+        while let Some(mut reports) = finished.remove(&emitted) {
+            emitted += 1;
+            reports.sort_by_key(|(seq, _)| *seq);
+            for (seq, report) in reports {
+                tally.org(&report);
+                sink.org(seq, report).await;
+                done += 1;
+                if done % 500 == 0 || done == total {
+                    progress(tally.progress(done, total));
+                }
             }
         }
     }

@@ -574,7 +574,32 @@ async fn slug_overrides_resolve_a_slug_conflict(backend: Backend) {
     }
 }
 
+/// The report streams out while the orgs are written, in parallel where the backend
+/// allows: it is still one JSON object, its orgs in document order, totals included.
+async fn a_streamed_report_keeps_document_order(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ids: Vec<String> = (0..300).map(|i| format!("org_{i:03}")).collect();
+    let orgs: Vec<Value> = ids
+        .iter()
+        .map(|id| org(id, &id.replace('_', "-")))
+        .collect();
+    let report = import_ok(&app, &json!({"organizations": orgs, "extra": 1}), false).await;
+    let reported: Vec<&str> = report["orgs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["clerk_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(reported, ids);
+    assert_eq!(report["dry_run"], false);
+    assert_eq!(report["changed"], true);
+    assert_eq!(report["summary"]["orgs"]["created"], 300);
+    assert_eq!(report["ignored_keys"], json!(["extra"]));
+    assert_eq!(report["roles"], json!([]));
+}
+
 on_both_backends!(
+    a_streamed_report_keeps_document_order,
     slug_overrides_resolve_a_slug_conflict,
     an_invitation_id_belongs_to_one_org,
     dry_run_import_rerun,

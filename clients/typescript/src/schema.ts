@@ -1157,7 +1157,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The import report */
+            /** @description The import report, streamed as the orgs are written (`dry_run` and `orgs` first, the totals last; memory stays flat whatever the document's size). Problems with the document or Kratos are answered before it starts; a body cut short means the run failed internally after that (each batch of orgs is still whole or absent). */
             200: {
                 headers: {
                     [name: string]: unknown;
