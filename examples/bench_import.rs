@@ -3,7 +3,10 @@
 //! `polis import clerk --file` (the release binary, as a child process) into a fresh
 //! PostgreSQL database. Prints memberships per second and the child's peak RSS, for
 //! the full document and, as a baseline measured in the same run, for one ten times
-//! smaller (the ratio shows whether throughput holds as the document grows).
+//! smaller (the ratio shows whether throughput holds as the document grows). Then the
+//! floor: the same orgs and memberships `COPY`ed straight into Polis's tables of another
+//! fresh database (indexes and foreign keys in place, one transaction), and the import's
+//! throughput as a share of it.
 //!
 //! ```text
 //! cargo build --release --bin polis
@@ -188,6 +191,92 @@ async fn main() -> anyhow::Result<()> {
     }
     if let [base, _, full, _] = results[..] {
         println!("throughput ratio full / baseline: {:.2}", full / base);
+        let floor = copy_floor(&polis, &args).await?;
+        println!(
+            "{:>16} {:<20} {:>6} orgs {:>8} memberships: {:>6.1} s, {:>7.0} rows/s ({:.0} memberships/s)",
+            "COPY floor", "one transaction", args.orgs, args.memberships, floor.seconds,
+            floor.rows as f64 / floor.seconds, args.memberships as f64 / floor.seconds
+        );
+        println!(
+            "import / COPY floor: {:.2} (memberships/s of the first full import over rows/s of the COPY)",
+            full / (floor.rows as f64 / floor.seconds)
+        );
     }
     Ok(())
+}
+
+struct Floor {
+    rows: usize,
+    seconds: f64,
+}
+
+/// The same orgs and memberships as [`generate`] writes, `COPY`ed into Polis's own
+/// tables in one transaction of a freshly migrated database: what writing these rows
+/// costs at the least, with the indexes and foreign keys the import also pays for.
+async fn copy_floor(polis: &Path, args: &Args) -> anyhow::Result<Floor> {
+    let database = fresh_database(&args.server).await?;
+    let migrated = Command::new(polis)
+        .arg("migrate")
+        .env("DATABASE_URL", &database)
+        .env("RUST_LOG", "warn")
+        .output()?;
+    anyhow::ensure!(migrated.status.success(), "polis migrate failed");
+    let mut conn = sqlx::PgConnection::connect(&database).await?;
+    let started = Instant::now();
+    let mut tx = conn.begin().await?;
+    let org_id = |o: usize| uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | o as u128);
+    let mut copy = tx
+        .copy_in_raw(
+            "COPY orgs (id, name, slug, public_metadata, private_metadata, \
+             max_allowed_memberships, created_by, clerk_id, created_at, updated_at) \
+             FROM STDIN (FORMAT csv)",
+        )
+        .await?;
+    let at = "2024-05-28 08:00:00+00";
+    let mut buf = String::new();
+    for o in 0..args.orgs {
+        buf.push_str(&format!(
+            "{},Org {o},org-{o},\"{{\"\"plan\"\": \"\"pro\"\"}}\",\"{{\"\"crm_id\"\": \"\"C{o}\"\"}}\",0,{},org_{o},{at},{at}\n",
+            org_id(o),
+            uuid::Uuid::from_u128(1)
+        ));
+        if buf.len() > 1 << 20 {
+            copy.send(std::mem::take(&mut buf).into_bytes()).await?;
+        }
+    }
+    copy.send(std::mem::take(&mut buf).into_bytes()).await?;
+    copy.finish().await?;
+    let mut copy = tx
+        .copy_in_raw(
+            "COPY org_membership (identity_id, org_id, role, public_metadata, private_metadata, \
+             created_at, updated_at) FROM STDIN (FORMAT csv)",
+        )
+        .await?;
+    let per_org = args.memberships.div_ceil(args.orgs);
+    let mut written = 0;
+    'outer: for k in 0..per_org {
+        for o in 0..args.orgs {
+            if written == args.memberships {
+                break 'outer;
+            }
+            let user = (o * per_org + k) % args.identities;
+            let role = if k == 0 { "org:admin" } else { "org:member" };
+            buf.push_str(&format!(
+                "{},{},{role},{{}},{{}},{at},{at}\n",
+                uuid::Uuid::from_u128(user as u128 + 1),
+                org_id(o)
+            ));
+            written += 1;
+            if buf.len() > 1 << 20 {
+                copy.send(std::mem::take(&mut buf).into_bytes()).await?;
+            }
+        }
+    }
+    copy.send(std::mem::take(&mut buf).into_bytes()).await?;
+    copy.finish().await?;
+    tx.commit().await?;
+    Ok(Floor {
+        rows: args.orgs + written,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
