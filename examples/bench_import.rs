@@ -224,7 +224,8 @@ async fn copy_floor(polis: &Path, args: &Args) -> anyhow::Result<Floor> {
     let mut conn = sqlx::PgConnection::connect(&database).await?;
     let started = Instant::now();
     let mut tx = conn.begin().await?;
-    let org_id = |o: usize| uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | o as u128);
+    let org_id =
+        |o: usize| uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | o as u128);
     let mut copy = tx
         .copy_in_raw(
             "COPY orgs (id, name, slug, public_metadata, private_metadata, \

@@ -107,23 +107,6 @@ fn describe_data_error(text: &str) -> (String, String) {
     (field.to_owned(), message.to_owned())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::describe_data_error;
-
-    #[test]
-    fn names_the_offending_field() {
-        let (field, _) = describe_data_error(
-            "Failed to deserialize the JSON body into the target type: name: invalid type: integer `1`, expected a string at line 1 column 10",
-        );
-        assert_eq!(field, "name");
-        let (field, _) = describe_data_error(
-            "Failed to deserialize the JSON body into the target type: missing field `name` at line 1 column 2",
-        );
-        assert_eq!(field, "name");
-    }
-}
-
 /// Where a request came from, for the events its writes record: its id, the client's
 /// address (as the proxies Polis trusts report it) and its `User-Agent`.
 impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
@@ -147,5 +130,22 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
                 .and_then(text)
                 .map(|agent| agent.chars().take(512).collect()),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_data_error;
+
+    #[test]
+    fn names_the_offending_field() {
+        let (field, _) = describe_data_error(
+            "Failed to deserialize the JSON body into the target type: name: invalid type: integer `1`, expected a string at line 1 column 10",
+        );
+        assert_eq!(field, "name");
+        let (field, _) = describe_data_error(
+            "Failed to deserialize the JSON body into the target type: missing field `name` at line 1 column 2",
+        );
+        assert_eq!(field, "name");
     }
 }
