@@ -539,12 +539,7 @@ async fn slug_overrides_resolve_a_slug_conflict(backend: Backend) {
 
     doc["slug_overrides"] = json!({"org_taken": "taken-2", "org_typo": "typo"});
     let dry = import_ok(&app, &doc, true).await;
-    assert_eq!(dry["orgs"][0]["status"], "created", "{dry}");
-    assert_eq!(dry["orgs"][0]["slug"], "taken-2");
-    assert_eq!(dry["orgs"][0]["memberships"][0]["status"], "created");
-    assert_eq!(dry["problems"][0]["code"], "unknown_organization");
-    assert_eq!(dry["problems"][0]["clerk_id"], "org_typo");
-    assert_eq!(dry["problems"][0]["field"], "slug_overrides");
+    overridden_and_warned(&dry);
     assert_eq!(org_count(&app).await, 1, "a dry run writes nothing");
     let real = import_ok(&app, &doc, false).await;
     assert_eq!(comparable(&dry), comparable(&real));
@@ -558,7 +553,20 @@ async fn slug_overrides_resolve_a_slug_conflict(backend: Backend) {
     );
     let again = import_ok(&app, &doc, false).await;
     assert_eq!(again["changed"], false, "{again}");
+    bad_slug_overrides_are_refused(&app, doc).await;
+}
 
+/// The report of a run with `{"org_taken": "taken-2", "org_typo": "typo"}`.
+fn overridden_and_warned(report: &Value) {
+    assert_eq!(report["orgs"][0]["status"], "created", "{report}");
+    assert_eq!(report["orgs"][0]["slug"], "taken-2");
+    assert_eq!(report["orgs"][0]["memberships"][0]["status"], "created");
+    assert_eq!(report["problems"][0]["code"], "unknown_organization");
+    assert_eq!(report["problems"][0]["clerk_id"], "org_typo");
+    assert_eq!(report["problems"][0]["field"], "slug_overrides");
+}
+
+async fn bad_slug_overrides_are_refused(app: &TestApp, mut doc: Value) {
     for (overrides, field) in [
         (
             json!({"org_taken": "Not A Slug"}),
@@ -568,10 +576,60 @@ async fn slug_overrides_resolve_a_slug_conflict(backend: Backend) {
         (json!(["org_taken"]), "slug_overrides"),
     ] {
         doc["slug_overrides"] = overrides;
-        let reply = import(&app, &doc, false).await;
+        let reply = import(app, &doc, false).await;
         reply.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         assert_eq!(reply.body["errors"][0]["field"], field, "{}", reply.body);
     }
+}
+
+/// Events are written per batch, after its orgs: an org rolled back to its savepoint
+/// (here a slug conflict) records none, a dry run none, an unchanged re-run none.
+async fn imported_rows_record_their_events(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    migrated(&app, "user_alice", "alice@acme.test");
+    let doc = json!({
+        "organizations": [org("org_first", "same"), org("org_second", "same"), org("org_third", "third")],
+        "memberships": [
+            membership("orgmem_1", "org_first", "user_alice", "a@x.test", "org:admin"),
+            membership("orgmem_2", "org_second", "user_alice", "a@x.test", "org:admin"),
+            membership("orgmem_3", "org_third", "user_alice", "a@x.test", "org:member"),
+        ],
+        "invitations": [invitation("orginv_1", "org_third", "dan@acme.test", "pending")],
+    });
+    let mut raw = app.db.raw().await;
+    import_ok(&app, &doc, true).await;
+    assert_eq!(raw.count("SELECT COUNT(*) FROM events").await, 0);
+    import_ok(&app, &doc, false).await;
+    let events = raw.events().await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "organization.created",
+            "organizationMembership.created",
+            "organization.created",
+            "organizationMembership.created",
+            "organizationInvitation.created",
+        ]
+    );
+    for event in &events {
+        assert_eq!(
+            (event.actor_type.as_str(), &event.actor_id),
+            ("import", &None)
+        );
+        let origin = [&event.request_id, &event.client_ip, &event.user_agent];
+        assert_eq!(
+            origin,
+            [&None, &None, &None],
+            "an import has no request origin"
+        );
+    }
+    assert_eq!(events[0].target_type, "organization");
+    assert_eq!(events[0].target_id, events[1].data.0["organization"]["id"]);
+    assert_eq!(events[1].data.0["organization"]["slug"], "same");
+    assert_eq!(events[3].data.0["organization"]["slug"], "third");
+    import_ok(&app, &doc, false).await;
+    assert_eq!(raw.count("SELECT COUNT(*) FROM events").await, 5);
 }
 
 /// The report streams out while the orgs are written, in parallel where the backend
@@ -599,6 +657,7 @@ async fn a_streamed_report_keeps_document_order(backend: Backend) {
 }
 
 on_both_backends!(
+    imported_rows_record_their_events,
     a_streamed_report_keeps_document_order,
     slug_overrides_resolve_a_slug_conflict,
     an_invitation_id_belongs_to_one_org,
