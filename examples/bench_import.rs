@@ -110,6 +110,21 @@ async fn fresh_database(server: &str) -> anyhow::Result<String> {
     Ok(url.to_string())
 }
 
+/// Drops a database [`fresh_database`] made: a full run leaves gigabytes otherwise.
+async fn drop_database(server: &str, database: &str) -> anyhow::Result<()> {
+    let name = url::Url::parse(database)?
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let options: sqlx::postgres::PgConnectOptions = server.parse()?;
+    let mut conn = options.connect().await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(())
+}
+
 fn run_import(
     polis: &Path,
     file: &Path,
@@ -180,6 +195,7 @@ async fn main() -> anyhow::Result<()> {
         let first = run_import(&polis, &file, &database, &kratos.admin_url(), memberships)?;
         let again = run_import(&polis, &file, &database, &kratos.admin_url(), memberships)?;
         let _ = std::fs::remove_file(&file);
+        drop_database(&args.server, &database).await?;
         for (run, m) in [("import", first), ("re-run (no changes)", again)] {
             let rate = m.memberships as f64 / m.seconds;
             println!(
@@ -276,6 +292,8 @@ async fn copy_floor(polis: &Path, args: &Args) -> anyhow::Result<Floor> {
     copy.send(std::mem::take(&mut buf).into_bytes()).await?;
     copy.finish().await?;
     tx.commit().await?;
+    conn.close().await?;
+    drop_database(&args.server, &database).await?;
     Ok(Floor {
         rows: args.orgs + written,
         seconds: started.elapsed().as_secs_f64(),
