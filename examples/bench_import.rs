@@ -226,6 +226,61 @@ struct Floor {
     seconds: f64,
 }
 
+/// The id the floor gives org `o`.
+fn floor_org_id(o: usize) -> uuid::Uuid {
+    uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | o as u128)
+}
+
+const FLOOR_AT: &str = "2024-05-28 08:00:00+00";
+
+/// The orgs of [`generate`] as CSV lines.
+fn org_lines(orgs: usize) -> impl Iterator<Item = String> {
+    (0..orgs).map(|o| {
+        format!(
+            "{},Org {o},org-{o},\"{{\"\"plan\"\": \"\"pro\"\"}}\",\"{{\"\"crm_id\"\": \"\"C{o}\"\"}}\",0,{},org_{o},{FLOOR_AT},{FLOOR_AT}\n",
+            floor_org_id(o),
+            uuid::Uuid::from_u128(1)
+        )
+    })
+}
+
+/// The memberships of [`generate`] (same orgs, users and roles, same order) as CSV lines.
+fn membership_lines(args: &Args) -> impl Iterator<Item = String> + '_ {
+    let per_org = args.memberships.div_ceil(args.orgs);
+    (0..per_org)
+        .flat_map(move |k| (0..args.orgs).map(move |o| (k, o)))
+        .take(args.memberships)
+        .map(move |(k, o)| {
+            let user = (o * per_org + k) % args.identities;
+            let role = if k == 0 { "org:admin" } else { "org:member" };
+            format!(
+                "{},{},{role},{{}},{{}},{FLOOR_AT},{FLOOR_AT}\n",
+                uuid::Uuid::from_u128(user as u128 + 1),
+                floor_org_id(o)
+            )
+        })
+}
+
+/// Streams `lines` into one `COPY … FROM STDIN`, a megabyte at a time; returns the count.
+async fn copy_lines(
+    conn: &mut sqlx::PgConnection,
+    statement: &str,
+    lines: impl Iterator<Item = String>,
+) -> anyhow::Result<usize> {
+    let mut copy = conn.copy_in_raw(statement).await?;
+    let (mut buf, mut count) = (String::new(), 0);
+    for line in lines {
+        buf.push_str(&line);
+        count += 1;
+        if buf.len() > 1 << 20 {
+            copy.send(std::mem::take(&mut buf).into_bytes()).await?;
+        }
+    }
+    copy.send(buf.into_bytes()).await?;
+    copy.finish().await?;
+    Ok(count)
+}
+
 /// The same orgs and memberships as [`generate`] writes, `COPY`ed into Polis's own
 /// tables in one transaction of a freshly migrated database: what writing these rows
 /// costs at the least, with the indexes and foreign keys the import also pays for.
@@ -240,62 +295,27 @@ async fn copy_floor(polis: &Path, args: &Args) -> anyhow::Result<Floor> {
     let mut conn = sqlx::PgConnection::connect(&database).await?;
     let started = Instant::now();
     let mut tx = conn.begin().await?;
-    let org_id =
-        |o: usize| uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | o as u128);
-    let mut copy = tx
-        .copy_in_raw(
-            "COPY orgs (id, name, slug, public_metadata, private_metadata, \
-             max_allowed_memberships, created_by, clerk_id, created_at, updated_at) \
-             FROM STDIN (FORMAT csv)",
-        )
-        .await?;
-    let at = "2024-05-28 08:00:00+00";
-    let mut buf = String::new();
-    for o in 0..args.orgs {
-        buf.push_str(&format!(
-            "{},Org {o},org-{o},\"{{\"\"plan\"\": \"\"pro\"\"}}\",\"{{\"\"crm_id\"\": \"\"C{o}\"\"}}\",0,{},org_{o},{at},{at}\n",
-            org_id(o),
-            uuid::Uuid::from_u128(1)
-        ));
-        if buf.len() > 1 << 20 {
-            copy.send(std::mem::take(&mut buf).into_bytes()).await?;
-        }
-    }
-    copy.send(std::mem::take(&mut buf).into_bytes()).await?;
-    copy.finish().await?;
-    let mut copy = tx
-        .copy_in_raw(
-            "COPY org_membership (identity_id, org_id, role, public_metadata, private_metadata, \
-             created_at, updated_at) FROM STDIN (FORMAT csv)",
-        )
-        .await?;
-    let per_org = args.memberships.div_ceil(args.orgs);
-    let mut written = 0;
-    'outer: for k in 0..per_org {
-        for o in 0..args.orgs {
-            if written == args.memberships {
-                break 'outer;
-            }
-            let user = (o * per_org + k) % args.identities;
-            let role = if k == 0 { "org:admin" } else { "org:member" };
-            buf.push_str(&format!(
-                "{},{},{role},{{}},{{}},{at},{at}\n",
-                uuid::Uuid::from_u128(user as u128 + 1),
-                org_id(o)
-            ));
-            written += 1;
-            if buf.len() > 1 << 20 {
-                copy.send(std::mem::take(&mut buf).into_bytes()).await?;
-            }
-        }
-    }
-    copy.send(std::mem::take(&mut buf).into_bytes()).await?;
-    copy.finish().await?;
+    let orgs = copy_lines(
+        &mut tx,
+        "COPY orgs (id, name, slug, public_metadata, private_metadata, \
+         max_allowed_memberships, created_by, clerk_id, created_at, updated_at) \
+         FROM STDIN (FORMAT csv)",
+        org_lines(args.orgs),
+    )
+    .await?;
+    let memberships = copy_lines(
+        &mut tx,
+        "COPY org_membership (identity_id, org_id, role, public_metadata, private_metadata, \
+         created_at, updated_at) FROM STDIN (FORMAT csv)",
+        membership_lines(args),
+    )
+    .await?;
     tx.commit().await?;
+    let seconds = started.elapsed().as_secs_f64();
     conn.close().await?;
     drop_database(&args.server, &database).await?;
     Ok(Floor {
-        rows: args.orgs + written,
-        seconds: started.elapsed().as_secs_f64(),
+        rows: orgs + memberships,
+        seconds,
     })
 }
