@@ -3,7 +3,10 @@
 //! `polis import clerk --file` (the release binary, as a child process) into a fresh
 //! PostgreSQL database. Prints memberships per second and the child's peak RSS, for
 //! the full document and, as a baseline measured in the same run, for one ten times
-//! smaller (the ratio shows whether throughput holds as the document grows).
+//! smaller (the ratio shows whether throughput holds as the document grows). Then the
+//! floor: the same orgs and memberships `COPY`ed straight into Polis's tables of another
+//! fresh database (indexes and foreign keys in place, one transaction), and the import's
+//! throughput as a share of it.
 //!
 //! ```text
 //! cargo build --release --bin polis
@@ -107,6 +110,21 @@ async fn fresh_database(server: &str) -> anyhow::Result<String> {
     Ok(url.to_string())
 }
 
+/// Drops a database [`fresh_database`] made: a full run leaves gigabytes otherwise.
+async fn drop_database(server: &str, database: &str) -> anyhow::Result<()> {
+    let name = url::Url::parse(database)?
+        .path()
+        .trim_start_matches('/')
+        .to_owned();
+    let options: sqlx::postgres::PgConnectOptions = server.parse()?;
+    let mut conn = options.connect().await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(())
+}
+
 fn run_import(
     polis: &Path,
     file: &Path,
@@ -177,6 +195,7 @@ async fn main() -> anyhow::Result<()> {
         let first = run_import(&polis, &file, &database, &kratos.admin_url(), memberships)?;
         let again = run_import(&polis, &file, &database, &kratos.admin_url(), memberships)?;
         let _ = std::fs::remove_file(&file);
+        drop_database(&args.server, &database).await?;
         for (run, m) in [("import", first), ("re-run (no changes)", again)] {
             let rate = m.memberships as f64 / m.seconds;
             println!(
@@ -188,6 +207,115 @@ async fn main() -> anyhow::Result<()> {
     }
     if let [base, _, full, _] = results[..] {
         println!("throughput ratio full / baseline: {:.2}", full / base);
+        let floor = copy_floor(&polis, &args).await?;
+        println!(
+            "{:>16} {:<20} {:>6} orgs {:>8} memberships: {:>6.1} s, {:>7.0} rows/s ({:.0} memberships/s)",
+            "COPY floor", "one transaction", args.orgs, args.memberships, floor.seconds,
+            floor.rows as f64 / floor.seconds, args.memberships as f64 / floor.seconds
+        );
+        println!(
+            "import / COPY floor: {:.2} (memberships/s of the first full import over rows/s of the COPY)",
+            full / (floor.rows as f64 / floor.seconds)
+        );
     }
     Ok(())
+}
+
+struct Floor {
+    rows: usize,
+    seconds: f64,
+}
+
+/// The id the floor gives org `o`.
+fn floor_org_id(o: usize) -> uuid::Uuid {
+    uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | o as u128)
+}
+
+const FLOOR_AT: &str = "2024-05-28 08:00:00+00";
+
+/// The orgs of [`generate`] as CSV lines.
+fn org_lines(orgs: usize) -> impl Iterator<Item = String> {
+    (0..orgs).map(|o| {
+        format!(
+            "{},Org {o},org-{o},\"{{\"\"plan\"\": \"\"pro\"\"}}\",\"{{\"\"crm_id\"\": \"\"C{o}\"\"}}\",0,{},org_{o},{FLOOR_AT},{FLOOR_AT}\n",
+            floor_org_id(o),
+            uuid::Uuid::from_u128(1)
+        )
+    })
+}
+
+/// The memberships of [`generate`] (same orgs, users and roles, same order) as CSV lines.
+fn membership_lines(args: &Args) -> impl Iterator<Item = String> + '_ {
+    let per_org = args.memberships.div_ceil(args.orgs);
+    (0..per_org)
+        .flat_map(move |k| (0..args.orgs).map(move |o| (k, o)))
+        .take(args.memberships)
+        .map(move |(k, o)| {
+            let user = (o * per_org + k) % args.identities;
+            let role = if k == 0 { "org:admin" } else { "org:member" };
+            format!(
+                "{},{},{role},{{}},{{}},{FLOOR_AT},{FLOOR_AT}\n",
+                uuid::Uuid::from_u128(user as u128 + 1),
+                floor_org_id(o)
+            )
+        })
+}
+
+/// Streams `lines` into one `COPY … FROM STDIN`, a megabyte at a time; returns the count.
+async fn copy_lines(
+    conn: &mut sqlx::PgConnection,
+    statement: &str,
+    lines: impl Iterator<Item = String>,
+) -> anyhow::Result<usize> {
+    let mut copy = conn.copy_in_raw(statement).await?;
+    let (mut buf, mut count) = (String::new(), 0);
+    for line in lines {
+        buf.push_str(&line);
+        count += 1;
+        if buf.len() > 1 << 20 {
+            copy.send(std::mem::take(&mut buf).into_bytes()).await?;
+        }
+    }
+    copy.send(buf.into_bytes()).await?;
+    copy.finish().await?;
+    Ok(count)
+}
+
+/// The same orgs and memberships as [`generate`] writes, `COPY`ed into Polis's own
+/// tables in one transaction of a freshly migrated database: what writing these rows
+/// costs at the least, with the indexes and foreign keys the import also pays for.
+async fn copy_floor(polis: &Path, args: &Args) -> anyhow::Result<Floor> {
+    let database = fresh_database(&args.server).await?;
+    let migrated = Command::new(polis)
+        .arg("migrate")
+        .env("DATABASE_URL", &database)
+        .env("RUST_LOG", "warn")
+        .output()?;
+    anyhow::ensure!(migrated.status.success(), "polis migrate failed");
+    let mut conn = sqlx::PgConnection::connect(&database).await?;
+    let started = Instant::now();
+    let mut tx = conn.begin().await?;
+    let orgs = copy_lines(
+        &mut tx,
+        "COPY orgs (id, name, slug, public_metadata, private_metadata, \
+         max_allowed_memberships, created_by, clerk_id, created_at, updated_at) \
+         FROM STDIN (FORMAT csv)",
+        org_lines(args.orgs),
+    )
+    .await?;
+    let memberships = copy_lines(
+        &mut tx,
+        "COPY org_membership (identity_id, org_id, role, public_metadata, private_metadata, \
+         created_at, updated_at) FROM STDIN (FORMAT csv)",
+        membership_lines(args),
+    )
+    .await?;
+    tx.commit().await?;
+    let seconds = started.elapsed().as_secs_f64();
+    conn.close().await?;
+    drop_database(&args.server, &database).await?;
+    Ok(Floor {
+        rows: orgs + memberships,
+        seconds,
+    })
 }

@@ -106,6 +106,10 @@ pub struct ClerkImportArgs {
     /// Write each org's report to this file, one JSON object per line.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Import a Clerk org under another slug, `CLERK_ORG_ID=SLUG` (repeatable): how an
+    /// org skipped for `slug_conflict` gets in. Wins over the document's `slug_overrides`.
+    #[arg(long = "slug-override", value_name = "ORG_ID=SLUG", value_parser = parse_slug_override)]
+    pub slug_overrides: Vec<(String, String)>,
     #[command(flatten)]
     pub clerk: ClerkApiArgs,
 }

@@ -99,3 +99,13 @@ pub(super) fn parse_trait_name(raw: &str) -> Result<String, String> {
         ))
     }
 }
+
+/// `org_123=acme-2`, the slug checked by the same rules as any org's.
+pub(super) fn parse_slug_override(raw: &str) -> Result<(String, String), String> {
+    let (org, slug) = raw.split_once('=').ok_or("expected CLERK_ORG_ID=SLUG")?;
+    if org.is_empty() {
+        return Err("the Clerk org id is empty".into());
+    }
+    let slug = crate::domain::org::Slug::parse(slug).map_err(|e| format!("slug {slug:?} {e}"))?;
+    Ok((org.to_owned(), slug.as_str().to_owned()))
+}

@@ -135,3 +135,29 @@ fn webhook_settings_default_to_safe_values() {
     assert!(local.allow_private_urls);
     assert_eq!(local.instance_id, "ins_2abc");
 }
+
+#[test]
+fn slug_overrides_are_checked_like_any_slug() {
+    let cli = parse(&[
+        "import",
+        "clerk",
+        "--file",
+        "x.json",
+        "--slug-override",
+        "org_1=acme-2",
+        "--slug-override",
+        "org_2=globex",
+    ]);
+    assert!(cli.is_ok(), "{cli:?}");
+    for bad in ["org_1", "=acme", "org_1=Acme Two"] {
+        let cli = parse(&[
+            "import",
+            "clerk",
+            "--file",
+            "x.json",
+            "--slug-override",
+            bad,
+        ]);
+        assert!(cli.is_err(), "{bad}");
+    }
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
+use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use futures_util::StreamExt;
@@ -18,13 +19,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::import_report::streamed_report;
 use super::openapi::PROBLEM_CONTENT_TYPE;
 use super::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use super::problems;
 use super::{AppJson, AppQuery, Page};
 use crate::domain::{authorize, Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
-use crate::import::report::CollectingSink;
 use crate::import::{self, DocumentError, ImportError, ImportOptions, ImportReport};
 use crate::state::AppState;
 use crate::store::Store;
@@ -64,6 +65,12 @@ pub struct ClerkExport {
     /// Clerk user id → Kratos identity id; consulted before any other mapping.
     #[schema(value_type = Option<Object>)]
     user_map: Option<Value>,
+    /// Clerk organization id → the slug to import it under instead of Clerk's: how an
+    /// org skipped for `slug_conflict` gets in (it is never renamed silently). Each slug
+    /// follows the slug rules (else 422, `errors[0].field` = `slug_overrides.<org id>`);
+    /// an id not among `organizations` is reported as `unknown_organization` and ignored.
+    #[schema(value_type = Option<HashMap<String, String>>, example = json!({"org_2acme": "acme-2"}))]
+    slug_overrides: Option<Value>,
 }
 
 /// Import organizations, memberships, pending invitations and roles from a Clerk
@@ -74,7 +81,7 @@ pub struct ClerkExport {
     params(ImportParams),
     request_body(content = ClerkExport, content_type = "application/json"),
     responses(
-        (status = 200, description = "The import report", body = ImportReport),
+        (status = 200, description = "The import report, streamed as the orgs are written (`dry_run` and `orgs` first, the totals last; memory stays flat whatever the document's size). Problems with the document or Kratos are answered before it starts; a body cut short means the run failed internally after that (each batch of orgs is still whole or absent).", body = ImportReport),
         (status = 400, description = "Not JSON", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
         problems::NotAdminKey,
         (status = 413, description = "Body too large", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
@@ -90,36 +97,50 @@ async fn import_clerk(
     AppQuery(params): AppQuery<ImportParams>,
     headers: HeaderMap,
     body: Body,
-) -> ApiResult<AppJson<ImportReport>> {
+) -> ApiResult<Response> {
     authorize(&caller, Action::AdminOnly, None)?;
     require_json(&headers)?;
     let limit = state.settings.import_max_body_bytes;
     let (reader, over_limit) = streamed_body(body, limit);
     tracing::info!(caller = %caller.log_label(), dry_run = params.dry_run, "clerk import");
-    let mut sink = CollectingSink::default();
-    let summary = import::run(
-        reader,
-        state.store.clone(),
-        import::kratos_client(&state.settings).map_err(|e| ApiError::internal(&e))?,
-        ImportOptions {
-            dry_run: params.dry_run,
-            now: state.clock.now(),
-        },
-        &mut sink,
-        &|_| {},
-    )
-    .await
-    .map_err(|err| {
-        if over_limit.load(Ordering::Relaxed) {
-            ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("the import document exceeds {limit} bytes (POLIS_IMPORT_MAX_BODY_BYTES)"),
-            )
-        } else {
-            import_error(err)
+    let kratos = import::kratos_client(&state.settings).map_err(|e| ApiError::internal(&e))?;
+    let options = ImportOptions {
+        dry_run: params.dry_run,
+        now: state.clock.now(),
+    };
+    let (mut sink, response, began) = streamed_report(params.dry_run);
+    let store = state.store.clone();
+    // The run goes on its own task: the answer streams while it runs.
+    let run = tokio::spawn(async move {
+        match import::run(reader, store, kratos, options, &mut sink, &|_| {}).await {
+            Ok(summary) => {
+                sink.finish(summary).await;
+                Ok(())
+            }
+            Err(err) => {
+                if sink.has_begun() {
+                    tracing::error!(error = %err, "clerk import failed while its report streamed");
+                    sink.fail().await;
+                }
+                Err(err)
+            }
         }
-    })?;
-    Ok(AppJson(summary.into_report(sink.into_sorted())))
+    });
+    if began.await.is_ok() {
+        return Ok(response);
+    }
+    // The run ended before writing any org: the answer is its problem.
+    let result = run
+        .await
+        .map_err(|e| ApiError::internal(&anyhow::anyhow!("import task failed: {e}")))?;
+    Err(match result {
+        Err(_) if over_limit.load(Ordering::Relaxed) => ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the import document exceeds {limit} bytes (POLIS_IMPORT_MAX_BODY_BYTES)"),
+        ),
+        Err(err) => import_error(err),
+        Ok(()) => ApiError::internal(&"the import ended without a report"),
+    })
 }
 
 /// The request body as the blocking reader the import streams from (the CLI reads a

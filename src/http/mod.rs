@@ -7,6 +7,7 @@ mod audit_log;
 mod authz_check;
 mod extract;
 mod health;
+mod import_report;
 mod invitations;
 mod json_shape;
 mod me;

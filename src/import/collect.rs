@@ -1,5 +1,6 @@
 //! The first pass: reads the document once, checks every element's shape and that no
-//! id appears twice, keeps the small parts (orgs, roles, `user_map`) in memory and
+//! id appears twice, keeps the small parts (orgs, roles, `user_map`,
+//! `slug_overrides`) in memory and
 //! spills memberships and invitations to disk. Nothing is written to Polis until this
 //! pass has read the whole document without error.
 
@@ -23,6 +24,8 @@ pub struct Collected {
     pub orgs: Vec<ClerkOrg>,
     pub roles: Vec<ClerkRole>,
     pub user_map: HashMap<String, Uuid>,
+    /// Clerk org id → the slug to import it under instead of Clerk's.
+    pub slug_overrides: HashMap<String, String>,
     pub info: DocumentInfo,
     pub memberships: u64,
     pub invitations: u64,
@@ -80,6 +83,11 @@ impl Collector {
             }
             Element::UserMapping(user, identity) => {
                 if self.kept.user_map.insert(user, identity).is_some() {
+                    return Err(SinkError::Shape(ShapeError::new(path, "appears twice")));
+                }
+            }
+            Element::SlugOverride(org, slug) => {
+                if self.kept.slug_overrides.insert(org, slug).is_some() {
                     return Err(SinkError::Shape(ShapeError::new(path, "appears twice")));
                 }
             }

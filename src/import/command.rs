@@ -28,8 +28,9 @@ fn clerk_client(args: &ClerkApiArgs) -> anyhow::Result<ClerkClient> {
 /// (the totals are kept either way).
 struct LinesSink(Option<BufWriter<File>>);
 
+#[async_trait::async_trait]
 impl ReportSink for LinesSink {
-    fn org(&mut self, _seq: usize, report: OrgReport) {
+    async fn org(&mut self, _seq: usize, report: OrgReport) {
         if let Some(out) = &mut self.0 {
             if let Ok(line) = serde_json::to_string(&report) {
                 let _ = writeln!(out, "{line}");
@@ -78,9 +79,12 @@ pub async fn import_clerk(
         dry_run: args.dry_run,
         now: SystemClock.now(),
     };
-    let summary = super::run(reader, store, kratos, options, &mut sink, &progress)
-        .await
-        .map_err(|e| anyhow::anyhow!("import failed: {e}"))?;
+    let overrides = args.slug_overrides.into_iter().collect();
+    let summary = super::run_with_overrides(
+        reader, store, kratos, options, overrides, &mut sink, &progress,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("import failed: {e}"))?;
     if let Some(out) = &mut sink.0 {
         out.flush()?;
     }

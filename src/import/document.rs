@@ -10,6 +10,8 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::domain::org::Slug;
+
 use super::clerk::{self, ClerkInvitation, ClerkMembership, ClerkOrg, ClerkRole, ShapeError};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +22,9 @@ pub enum Element {
     Role(ClerkRole),
     /// A Clerk user id and the Kratos identity it is known to be.
     UserMapping(String, Uuid),
+    /// A Clerk org id and the slug the admin chose for it (`slug_overrides`), already
+    /// checked against the slug rules.
+    SlugOverride(String, String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,6 +61,7 @@ enum Section {
     Invitations,
     Roles,
     UserMap,
+    SlugOverrides,
 }
 
 impl Section {
@@ -66,6 +72,7 @@ impl Section {
             "invitations" => Section::Invitations,
             "roles" => Section::Roles,
             "user_map" | "userMap" => Section::UserMap,
+            "slug_overrides" | "slugOverrides" => Section::SlugOverrides,
             _ => return None,
         })
     }
@@ -92,7 +99,9 @@ impl Ctx<'_> {
             Section::Memberships => clerk::parse_membership(value, &path).map(Element::Membership),
             Section::Invitations => clerk::parse_invitation(value, &path).map(Element::Invitation),
             Section::Roles => clerk::parse_role(value, &path).map(Element::Role),
-            Section::UserMap => unreachable!("user_map entries are not array elements"),
+            Section::UserMap | Section::SlugOverrides => {
+                unreachable!("map entries are not array elements")
+            }
         };
         let element = parsed.map_err(|e| self.fail(e.into()))?;
         self.deliver(element, &path)
@@ -184,6 +193,26 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
     }
 }
 
+impl Section {
+    fn is_map(self) -> bool {
+        matches!(self, Section::UserMap | Section::SlugOverrides)
+    }
+}
+
+/// One entry of a map section, or why its value is refused.
+fn map_entry(section: Section, key: String, value: &Value) -> Result<Element, String> {
+    if section == Section::SlugOverrides {
+        let slug = value.as_str().ok_or("must be a slug (a string)")?;
+        let slug = Slug::parse(slug)?;
+        return Ok(Element::SlugOverride(key, slug.as_str().to_owned()));
+    }
+    let identity = value
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or("must be a Kratos identity UUID")?;
+    Ok(Element::UserMapping(key, identity))
+}
+
 struct SectionSeed<'c, 's> {
     ctx: &'c mut Ctx<'s>,
     section: Section,
@@ -194,7 +223,7 @@ impl<'de> DeserializeSeed<'de> for SectionSeed<'_, '_> {
     type Value = ();
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        if self.section == Section::UserMap {
+        if self.section.is_map() {
             deserializer.deserialize_map(self)
         } else {
             deserializer.deserialize_seq(self)
@@ -208,6 +237,8 @@ impl<'de> Visitor<'de> for SectionSeed<'_, '_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         if self.section == Section::UserMap {
             f.write_str("an object of Clerk user id to Kratos identity id")
+        } else if self.section == Section::SlugOverrides {
+            f.write_str("an object of Clerk organization id to slug")
         } else {
             f.write_str("an array")
         }
@@ -226,19 +257,15 @@ impl<'de> Visitor<'de> for SectionSeed<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(user_id) = map.next_key::<String>()? {
-            let path = format!("{}.{user_id}", self.key);
+        while let Some(key) = map.next_key::<String>()? {
+            let path = format!("{}.{key}", self.key);
             self.ctx.location.clone_from(&path);
             let value = map.next_value::<Value>()?;
-            let identity = value
-                .as_str()
-                .and_then(|s| Uuid::parse_str(s).ok())
-                .ok_or_else(|| {
-                    let error = ShapeError::new(path.as_str(), "must be a Kratos identity UUID");
-                    self.ctx.fail::<A::Error>(error.into())
-                })?;
-            self.ctx
-                .deliver(Element::UserMapping(user_id, identity), &path)?;
+            let element = map_entry(self.section, key, &value).map_err(|message| {
+                self.ctx
+                    .fail::<A::Error>(ShapeError::new(path.as_str(), message).into())
+            })?;
+            self.ctx.deliver(element, &path)?;
         }
         Ok(())
     }
@@ -261,9 +288,14 @@ mod tests {
     fn reads_every_section() {
         let doc = r#"{"roles": [{"key": "org:x", "permissions": [{"key": "org:a:b"}]}],
             "organizations": [{"id": "org_1", "name": "A", "slug": "a"}],
-            "user_map": {"user_1": "6f9c3a52-1f0e-4d2b-9a57-0c2f5f0b8e11"}, "domains": []}"#;
+            "user_map": {"user_1": "6f9c3a52-1f0e-4d2b-9a57-0c2f5f0b8e11"}, "domains": [],
+            "slug_overrides": {"org_1": "a-2"}}"#;
         let elements = read(doc).unwrap();
-        assert_eq!(elements.len(), 3);
+        assert_eq!(elements.len(), 4);
+        assert_eq!(
+            elements[3],
+            Element::SlugOverride("org_1".into(), "a-2".into())
+        );
     }
 
     #[test]
@@ -282,5 +314,17 @@ mod tests {
         assert!(matches!(err, Err(DocumentError::Shape(e)) if e.path == "user_map.user_1"));
         assert!(matches!(read("[1]"), Err(DocumentError::Shape(_))));
         assert!(matches!(read("nope"), Err(DocumentError::Syntax { .. })));
+    }
+
+    #[test]
+    fn slug_overrides_follow_the_slug_rules() {
+        for value in [r#""Not A Slug""#, "7", r#""""#] {
+            let doc = format!(r#"{{"organizations": [], "slug_overrides": {{"org_1": {value}}}}}"#);
+            let err = read(&doc);
+            assert!(
+                matches!(&err, Err(DocumentError::Shape(e)) if e.path == "slug_overrides.org_1"),
+                "{value}: {err:?}"
+            );
+        }
     }
 }

@@ -16,7 +16,7 @@ pub mod report;
 mod roles;
 mod spill;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -88,10 +88,15 @@ impl RunSummary {
     }
 }
 
+/// Clerk org id → the slug to import it under instead of Clerk's, chosen by the admin
+/// to resolve a `slug_conflict` (never chosen by the import itself).
+pub type SlugOverrides = HashMap<String, String>;
+
 /// What every org task shares.
 struct Shared {
     store: Arc<dyn Store>,
     spill: Spill,
+    slug_overrides: SlugOverrides,
     resolver: Resolver,
     known_roles: HashSet<String>,
     /// Roles a dry run must create inside each org's transaction (see [`crate::store::OrgImport`]).
@@ -110,14 +115,42 @@ pub async fn run<R: Read + Send + 'static>(
     sink: &mut dyn ReportSink,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<RunSummary, ImportError> {
+    run_with_overrides(
+        reader,
+        store,
+        kratos,
+        options,
+        SlugOverrides::new(),
+        sink,
+        progress,
+    )
+    .await
+}
+
+/// [`run`], with slug overrides given besides the document's `slug_overrides` (the
+/// CLI's `--slug-override`); these win over the document's for the same org.
+pub async fn run_with_overrides<R: Read + Send + 'static>(
+    reader: R,
+    store: Arc<dyn Store>,
+    kratos: KratosClient,
+    options: ImportOptions,
+    overrides: SlugOverrides,
+    sink: &mut dyn ReportSink,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<RunSummary, ImportError> {
     let spill = Spill::create().await.map_err(ImportError::Internal)?;
-    let collected = collect::collect(reader, &spill).await?;
+    let mut collected = collect::collect(reader, &spill).await?;
     let org_ids: Vec<String> = collected.orgs.iter().map(|o| o.id.clone()).collect();
     spill
         .finish_loading(&org_ids)
         .await
         .map_err(ImportError::Internal)?;
     let mut problems = orphan_problems(&spill).await?;
+    collected.slug_overrides.extend(overrides);
+    problems.extend(unknown_override_problems(
+        &collected.slug_overrides,
+        &org_ids,
+    ));
     let mut tally = Tally::default();
     let catalog = roles::settle(store.as_ref(), &collected.roles, options).await?;
     for role in &catalog.reports {
@@ -131,6 +164,7 @@ pub async fn run<R: Read + Send + 'static>(
     let shared = Arc::new(Shared {
         store,
         spill,
+        slug_overrides: collected.slug_overrides,
         resolver,
         known_roles: catalog.known,
         ensure_roles: if options.dry_run {
@@ -141,6 +175,7 @@ pub async fn run<R: Read + Send + 'static>(
         dry_run: options.dry_run,
         now: options.now,
     });
+    sink.begin().await;
     apply_orgs(&shared, collected.orgs, &mut tally, sink, progress).await?;
     if let Ok(shared) = Arc::try_unwrap(shared) {
         shared.spill.close().await;
@@ -168,6 +203,31 @@ async fn orphan_problems(spill: &Spill) -> Result<Vec<ImportProblem>, ImportErro
         .collect())
 }
 
+/// An override naming an org the document lacks is a warning, not an error: the
+/// other orgs import as asked, and the report names the override that did nothing
+/// (most likely a typo, which leaves the intended org reported as `slug_conflict`).
+fn unknown_override_problems(overrides: &SlugOverrides, org_ids: &[String]) -> Vec<ImportProblem> {
+    let known: HashSet<&str> = org_ids.iter().map(String::as_str).collect();
+    let mut unknown: Vec<&String> = overrides
+        .keys()
+        .filter(|id| !known.contains(id.as_str()))
+        .collect();
+    unknown.sort();
+    unknown
+        .into_iter()
+        .map(|id| ImportProblem {
+            field: Some("slug_overrides".into()),
+            ..ImportProblem::new(
+                ProblemCode::UnknownOrganization,
+                id,
+                format!(
+                    "slug_overrides names {id}, which is not in the document's organizations; ignored"
+                ),
+            )
+        })
+        .collect()
+}
+
 /// Orgs handed to one task at a time.
 const TASK_ORGS: usize = 32;
 /// A task writes its orgs in transactions of about this many memberships (a savepoint
@@ -175,7 +235,15 @@ const TASK_ORGS: usize = 32;
 /// lock time small whatever the org sizes.
 const BATCH_MEMBERSHIPS: usize = 2_000;
 
-/// Runs the orgs with the store's parallelism, handing reports over as they finish.
+/// Chunks of [`TASK_ORGS`] orgs finished ahead of the oldest unfinished one, per task
+/// slot: how far the import may run ahead while reports wait to go out in document
+/// order. Bounds the reports held in memory whatever the document's size.
+const REORDER_WINDOW: usize = 2;
+
+/// The reports of one task's orgs, with their document positions.
+type ChunkReports = Vec<(usize, OrgReport)>;
+
+/// Runs the orgs with the store's parallelism, handing reports over in document order.
 async fn apply_orgs(
     shared: &Arc<Shared>,
     orgs: Vec<clerk::ClerkOrg>,
@@ -185,36 +253,36 @@ async fn apply_orgs(
 ) -> Result<(), ImportError> {
     let total = orgs.len();
     let parallelism = shared.store.import_parallelism().max(1);
-    let mut tasks: JoinSet<Result<Vec<(usize, OrgReport)>, ImportError>> = JoinSet::new();
-    let mut done = 0usize;
+    let mut tasks: JoinSet<Result<(usize, ChunkReports), ImportError>> = JoinSet::new();
+    let mut finished: BTreeMap<usize, ChunkReports> = BTreeMap::new();
+    let (mut spawned, mut emitted, mut done) = (0usize, 0usize, 0usize);
     let mut orgs = orgs.into_iter().enumerate();
     loop {
-        while tasks.len() < parallelism {
+        while tasks.len() < parallelism && spawned - emitted < parallelism * REORDER_WINDOW {
             let chunk: Vec<_> = orgs.by_ref().take(TASK_ORGS).collect();
             if chunk.is_empty() {
                 break;
             }
-            let shared = Arc::clone(shared);
-            tasks.spawn(async move { import_orgs(&shared, chunk).await });
+            let (shared, index) = (Arc::clone(shared), spawned);
+            tasks.spawn(async move { Ok((index, import_orgs(&shared, chunk).await?)) });
+            spawned += 1;
         }
         let Some(joined) = tasks.join_next().await else {
             return Ok(());
         };
-        let reports = joined
+        let (index, reports) = joined
             .map_err(|e| ImportError::Internal(anyhow::anyhow!("org import task failed: {e}")))??;
-        for (seq, report) in reports {
-            tally.org(&report);
-            sink.org(seq, report);
-            done += 1;
-            if done % 500 == 0 || done == total {
-                progress(Progress {
-                    orgs_done: done,
-                    orgs_total: total,
-                    memberships_done: tally.summary.memberships.created
-                        + tally.summary.memberships.updated
-                        + tally.summary.memberships.unchanged
-                        + tally.summary.memberships.skipped,
-                });
+        finished.insert(index, reports);
+        while let Some(mut reports) = finished.remove(&emitted) {
+            emitted += 1;
+            reports.sort_by_key(|(seq, _)| *seq);
+            for (seq, report) in reports {
+                tally.org(&report);
+                sink.org(seq, report).await;
+                done += 1;
+                if done % 500 == 0 || done == total {
+                    progress(tally.progress(done, total));
+                }
             }
         }
     }
@@ -266,8 +334,11 @@ async fn import_orgs(
 /// failing skips it).
 async fn plan_one(
     shared: &Shared,
-    org: clerk::ClerkOrg,
+    mut org: clerk::ClerkOrg,
 ) -> Result<Result<plan::OrgPlan, OrgReport>, ImportError> {
+    if let Some(slug) = shared.slug_overrides.get(&org.id) {
+        org.slug = Some(slug.clone());
+    }
     let spill_err = ImportError::Internal;
     let bundle = OrgBundle {
         memberships: shared

@@ -376,7 +376,10 @@ impl OrgPlan {
                     ProblemCode::SlugConflict,
                     &self.report.clerk_id,
                     format!(
-                        "another organization already has the slug {slug:?}; the org is skipped"
+                        "another organization already has the slug {slug:?}; the org is skipped \
+                         (it is never renamed silently: to import it under another slug, run the \
+                         import again with slug_overrides {{\"{}\": \"<new-slug>\"}})",
+                        self.report.clerk_id
                     ),
                 ));
                 skip_all(&mut self.report);

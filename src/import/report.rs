@@ -27,7 +27,8 @@ pub enum ProblemCode {
     UnmappedUser,
     /// The role is neither in Polis nor in the document's roles.
     UnknownRole,
-    /// Another org already has the slug: the org is skipped, never renamed.
+    /// Another org already has the slug: the org is skipped, never renamed. The admin
+    /// may choose another slug for it with `slug_overrides`.
     SlugConflict,
     /// A value Polis cannot store (see `field`); the item is skipped.
     InvalidField,
@@ -39,7 +40,8 @@ pub enum ProblemCode {
     DuplicateInvitation,
     /// Only pending invitations are imported.
     InvitationNotPending,
-    /// The item names an organization that is not in the document.
+    /// The item (or a `slug_overrides` key) names an organization that is not in the
+    /// document.
     UnknownOrganization,
     /// Kratos did not answer while mapping this org's users; the org is skipped.
     IdentityProviderUnavailable,
@@ -202,26 +204,43 @@ impl Tally {
         self.summary.problems += org.problems.len() as u64;
     }
 
+    pub fn progress(&self, orgs_done: usize, orgs_total: usize) -> crate::import::Progress {
+        let m = &self.summary.memberships;
+        crate::import::Progress {
+            orgs_done,
+            orgs_total,
+            memberships_done: m.created + m.updated + m.unchanged + m.skipped,
+        }
+    }
+
     pub fn changed(&self) -> bool {
         let s = &self.summary;
         s.orgs.changed() || s.memberships.changed() || s.invitations.changed() || s.roles.changed()
     }
 }
 
-/// Where per-org reports go as they are produced: kept for an HTTP answer, or
-/// written out line by line by the CLI so a million memberships need no memory.
+/// Where per-org reports go as they are produced, in document order: kept for a test,
+/// streamed out as the HTTP answer, or written line by line by the CLI, so a million
+/// memberships need no memory. Async so that a slow reader of the report slows the
+/// import down instead of piling reports up.
+#[async_trait::async_trait]
 pub trait ReportSink: Send {
-    fn org(&mut self, seq: usize, report: OrgReport);
+    /// Called once the document has been read and checked and the roles settled, just
+    /// before the first org is written: from here on a run fails only on an internal
+    /// error, so an HTTP answer may start.
+    async fn begin(&mut self) {}
+    async fn org(&mut self, seq: usize, report: OrgReport);
 }
 
-/// Keeps every org report, for answers that carry the whole report.
+/// Keeps every org report, for callers that want the whole report in memory.
 #[derive(Default)]
 pub struct CollectingSink {
     pub orgs: Vec<(usize, OrgReport)>,
 }
 
+#[async_trait::async_trait]
 impl ReportSink for CollectingSink {
-    fn org(&mut self, seq: usize, report: OrgReport) {
+    async fn org(&mut self, seq: usize, report: OrgReport) {
         self.orgs.push((seq, report));
     }
 }

@@ -515,7 +515,151 @@ async fn an_invitation_id_belongs_to_one_org(backend: Backend) {
         .assert_problem(StatusCode::NOT_FOUND, "org_not_found");
 }
 
+/// A slug someone took before the import (e.g. after sign-ups opened) skips the org,
+/// never renaming it silently; `slug_overrides` lets the admin choose its slug, in the
+/// dry run as in the real run, by the same slug rules.
+async fn slug_overrides_resolve_a_slug_conflict(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = app.user("owner");
+    app.create_org(&owner, "Taken").await;
+    migrated(&app, "user_alice", "alice@acme.test");
+    let mut doc = json!({
+        "organizations": [org("org_taken", "taken"), org("org_fine", "fine")],
+        "memberships": [
+            membership("orgmem_1", "org_taken", "user_alice", "a@x.test", "org:admin"),
+            membership("orgmem_2", "org_fine", "user_alice", "a@x.test", "org:admin"),
+        ],
+    });
+    let skipped = import_ok(&app, &doc, true).await;
+    assert_eq!(problem_codes(&skipped["orgs"][0]), ["slug_conflict"]);
+    let detail = skipped["orgs"][0]["problems"][0]["detail"]
+        .as_str()
+        .unwrap();
+    assert!(detail.contains("slug_overrides"), "{detail}");
+
+    doc["slug_overrides"] = json!({"org_taken": "taken-2", "org_typo": "typo"});
+    let dry = import_ok(&app, &doc, true).await;
+    overridden_and_warned(&dry);
+    assert_eq!(org_count(&app).await, 1, "a dry run writes nothing");
+    let real = import_ok(&app, &doc, false).await;
+    assert_eq!(comparable(&dry), comparable(&real));
+    let imported = app.get("/orgs/taken-2", Auth::Bearer(&app.admin_key)).await;
+    assert_eq!(imported.body["clerk_id"], "org_taken", "{}", imported.body);
+    let existing = app.get("/orgs/taken", Auth::Bearer(&app.admin_key)).await;
+    assert_eq!(
+        existing.body["clerk_id"],
+        Value::Null,
+        "the owner's org is untouched"
+    );
+    let again = import_ok(&app, &doc, false).await;
+    assert_eq!(again["changed"], false, "{again}");
+    bad_slug_overrides_are_refused(&app, doc).await;
+}
+
+/// The report of a run with `{"org_taken": "taken-2", "org_typo": "typo"}`.
+fn overridden_and_warned(report: &Value) {
+    assert_eq!(report["orgs"][0]["status"], "created", "{report}");
+    assert_eq!(report["orgs"][0]["slug"], "taken-2");
+    assert_eq!(report["orgs"][0]["memberships"][0]["status"], "created");
+    assert_eq!(report["problems"][0]["code"], "unknown_organization");
+    assert_eq!(report["problems"][0]["clerk_id"], "org_typo");
+    assert_eq!(report["problems"][0]["field"], "slug_overrides");
+}
+
+async fn bad_slug_overrides_are_refused(app: &TestApp, mut doc: Value) {
+    for (overrides, field) in [
+        (
+            json!({"org_taken": "Not A Slug"}),
+            "slug_overrides.org_taken",
+        ),
+        (json!({"org_taken": 7}), "slug_overrides.org_taken"),
+        (json!(["org_taken"]), "slug_overrides"),
+    ] {
+        doc["slug_overrides"] = overrides;
+        let reply = import(app, &doc, false).await;
+        reply.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(reply.body["errors"][0]["field"], field, "{}", reply.body);
+    }
+}
+
+/// Events are written per batch, after its orgs: an org rolled back to its savepoint
+/// (here a slug conflict) records none, a dry run none, an unchanged re-run none.
+async fn imported_rows_record_their_events(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    migrated(&app, "user_alice", "alice@acme.test");
+    let doc = json!({
+        "organizations": [org("org_first", "same"), org("org_second", "same"), org("org_third", "third")],
+        "memberships": [
+            membership("orgmem_1", "org_first", "user_alice", "a@x.test", "org:admin"),
+            membership("orgmem_2", "org_second", "user_alice", "a@x.test", "org:admin"),
+            membership("orgmem_3", "org_third", "user_alice", "a@x.test", "org:member"),
+        ],
+        "invitations": [invitation("orginv_1", "org_third", "dan@acme.test", "pending")],
+    });
+    let mut raw = app.db.raw().await;
+    import_ok(&app, &doc, true).await;
+    assert_eq!(raw.count("SELECT COUNT(*) FROM events", None).await, 0);
+    import_ok(&app, &doc, false).await;
+    let events = raw.events().await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "organization.created",
+            "organizationMembership.created",
+            "organization.created",
+            "organizationMembership.created",
+            "organizationInvitation.created",
+        ]
+    );
+    for event in &events {
+        assert_eq!(
+            (event.actor_type.as_str(), &event.actor_id),
+            ("import", &None)
+        );
+        let origin = [&event.request_id, &event.client_ip, &event.user_agent];
+        assert_eq!(
+            origin,
+            [&None, &None, &None],
+            "an import has no request origin"
+        );
+    }
+    assert_eq!(events[0].target_type, "organization");
+    assert_eq!(events[0].target_id, events[1].data.0["organization"]["id"]);
+    assert_eq!(events[1].data.0["organization"]["slug"], "same");
+    assert_eq!(events[3].data.0["organization"]["slug"], "third");
+    import_ok(&app, &doc, false).await;
+    assert_eq!(raw.count("SELECT COUNT(*) FROM events", None).await, 5);
+}
+
+/// The report streams out while the orgs are written, in parallel where the backend
+/// allows: it is still one JSON object, its orgs in document order, totals included.
+async fn a_streamed_report_keeps_document_order(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ids: Vec<String> = (0..300).map(|i| format!("org_{i:03}")).collect();
+    let orgs: Vec<Value> = ids
+        .iter()
+        .map(|id| org(id, &id.replace('_', "-")))
+        .collect();
+    let report = import_ok(&app, &json!({"organizations": orgs, "extra": 1}), false).await;
+    let reported: Vec<&str> = report["orgs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["clerk_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(reported, ids);
+    assert_eq!(report["dry_run"], false);
+    assert_eq!(report["changed"], true);
+    assert_eq!(report["summary"]["orgs"]["created"], 300);
+    assert_eq!(report["ignored_keys"], json!(["extra"]));
+    assert_eq!(report["roles"], json!([]));
+}
+
 on_both_backends!(
+    imported_rows_record_their_events,
+    a_streamed_report_keeps_document_order,
+    slug_overrides_resolve_a_slug_conflict,
     an_invitation_id_belongs_to_one_org,
     dry_run_import_rerun,
     improved_mapping_adds_what_was_missing,

@@ -774,6 +774,18 @@ export interface components {
             organizations: Record<string, unknown>[];
             /** @description `Role` objects with their `permissions`. */
             roles?: Record<string, unknown>[] | null;
+            /**
+             * @description Clerk organization id → the slug to import it under instead of Clerk's: how an
+             *     org skipped for `slug_conflict` gets in (it is never renamed silently). Each slug
+             *     follows the slug rules (else 422, `errors[0].field` = `slug_overrides.<org id>`);
+             *     an id not among `organizations` is reported as `unknown_organization` and ignored.
+             * @example {
+             *       "org_2acme": "acme-2"
+             *     }
+             */
+            slug_overrides?: {
+                [key: string]: string;
+            } | null;
             /** @description Clerk user id → Kratos identity id; consulted before any other mapping. */
             user_map?: Record<string, unknown> | null;
         };
@@ -1535,7 +1547,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The import report */
+            /** @description The import report, streamed as the orgs are written (`dry_run` and `orgs` first, the totals last; memory stays flat whatever the document's size). Problems with the document or Kratos are answered before it starts; a body cut short means the run failed internally after that (each batch of orgs is still whole or absent). */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::events::{org_events, Written};
+use super::events::{batch_events, Written};
 use super::{
     member_unchanged, plan_invitations, values_placeholders, AppliedOrg, ExistingInvitation,
     ExistingMember, ExistingOrg, ImportStore, InvitationImport, MemberImport, OrgImport,
@@ -286,6 +286,10 @@ async fn admin_roles(conn: &mut Conn) -> StoreResult<HashSet<String>> {
     Ok(roles.into_iter().map(|(role,)| role).collect())
 }
 
+/// An org written under its savepoint, and the Polis ids of the invitations it wrote
+/// (for their events).
+type OrgWrite = (OrgImportOutcome, Vec<Option<Uuid>>);
+
 /// Writes one org under a savepoint. The inner result is the org's own: on its failure
 /// (or a slug conflict) only its savepoint is rolled back. The outer error means the
 /// savepoint could not be handled, which dooms the batch.
@@ -293,10 +297,10 @@ async fn import_in_savepoint(
     conn: &mut Conn,
     org: &OrgImport,
     batch: &Batch,
-) -> StoreResult<StoreResult<OrgImportOutcome>> {
+) -> StoreResult<StoreResult<OrgWrite>> {
     query("SAVEPOINT import_org").execute(conn).await?;
     let outcome = import_one_org(conn, org, batch).await;
-    if !matches!(outcome, Ok(OrgImportOutcome::Applied(_))) {
+    if !matches!(outcome, Ok((OrgImportOutcome::Applied(_), _))) {
         // A slug conflict may come from a failed INSERT, which leaves a PostgreSQL
         // transaction unusable until rolled back.
         query("ROLLBACK TO SAVEPOINT import_org")
@@ -307,41 +311,54 @@ async fn import_in_savepoint(
     Ok(outcome)
 }
 
-async fn import_one_org(
-    conn: &mut Conn,
-    org: &OrgImport,
-    batch: &Batch,
-) -> StoreResult<OrgImportOutcome> {
+async fn import_one_org(conn: &mut Conn, org: &OrgImport, batch: &Batch) -> StoreResult<OrgWrite> {
     let admin_roles = &batch.admin_roles;
     let Some((org_id, status)) = upsert_org(conn, org).await? else {
-        return Ok(OrgImportOutcome::SlugConflict);
+        return Ok((OrgImportOutcome::SlugConflict, Vec::new()));
     };
     let new_org = status == RowStatus::Created;
     let members = import_members(conn, org_id, &org.members, new_org).await?;
     let (invitations, invitation_ids) =
         import_invitations(conn, org_id, &org.invitations, new_org).await?;
-    let written = Written {
-        org_id,
-        org,
-        status,
-        members: &members,
-        invitations: &invitations,
-        invitation_ids: &invitation_ids,
-    };
-    let events = org_events(conn, &written, &batch.catalog).await?;
-    emit_all(conn, &batch.stamp(), events).await?;
     // Every imported member holds its planned role once this is in: when one of them
     // can manage members, there is nothing to ask; a new org has no other members to
     // ask about.
     let has_admin = org.members.iter().any(|m| admin_roles.contains(&m.role))
         || (!new_org && has_admin(conn, org_id).await?);
-    Ok(OrgImportOutcome::Applied(AppliedOrg {
+    let applied = AppliedOrg {
         org_id,
         status,
         members,
         invitations,
         has_admin,
-    }))
+    };
+    Ok((OrgImportOutcome::Applied(applied), invitation_ids))
+}
+
+/// Records the events of the orgs the batch wrote (those not rolled back).
+async fn emit_batch_events(
+    conn: &mut Conn,
+    orgs: &[OrgImport],
+    writes: &[StoreResult<OrgWrite>],
+    batch: &Batch,
+) -> StoreResult<()> {
+    let written: Vec<Written<'_>> = orgs
+        .iter()
+        .zip(writes)
+        .filter_map(|(org, write)| match write {
+            Ok((OrgImportOutcome::Applied(applied), invitation_ids)) => Some(Written {
+                org_id: applied.org_id,
+                org,
+                status: applied.status,
+                members: &applied.members,
+                invitations: &applied.invitations,
+                invitation_ids,
+            }),
+            _ => None,
+        })
+        .collect();
+    let events = batch_events(conn, &written, &batch.catalog).await?;
+    emit_all(conn, &batch.stamp(), events).await
 }
 
 /// What every org of one batch is written against.
@@ -424,12 +441,16 @@ impl ImportStore for SqlStore {
             catalog: current_catalog(&mut tx).await?,
             now,
         };
-        let mut outcomes = Vec::with_capacity(orgs.len());
+        let mut writes = Vec::with_capacity(orgs.len());
         for org in orgs {
-            outcomes.push(import_in_savepoint(&mut tx, org, &batch).await?);
+            writes.push(import_in_savepoint(&mut tx, org, &batch).await?);
         }
+        emit_batch_events(&mut tx, orgs, &writes, &batch).await?;
         finish(tx, dry_run).await?;
-        Ok(outcomes)
+        Ok(writes
+            .into_iter()
+            .map(|write| write.map(|(outcome, _)| outcome))
+            .collect())
     }
 
     async fn list_clerk_org_ids(

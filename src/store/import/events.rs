@@ -1,14 +1,16 @@
 //! The events an imported org writes, like any other change (actor `import`): the org
 //! created or updated, and each membership and invitation the import created or
 //! updated. Nothing for rows left unchanged; a dry run rolls them back with the rest.
+//! Written per batch, after its orgs, in the batch's transaction: an org rolled back to
+//! its savepoint has none.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{OrgImport, RowStatus};
+use super::{MemberImport, OrgImport, RowStatus};
 use crate::domain::invitation::InvitationStatus;
 use crate::store::catalog::Catalog;
 use crate::store::db::{query, Conn};
@@ -26,13 +28,44 @@ pub(super) struct Written<'a> {
     pub invitation_ids: &'a [Option<Uuid>],
 }
 
-pub(super) async fn org_events(
+/// The events of every org a batch wrote, built once the batch's orgs are in: their
+/// members' last-seen traits are read in a few statements for the whole batch, and the
+/// events then go out in multi-row statements ([`events::emit_all`]), not per org.
+pub(super) async fn batch_events(
     conn: &mut Conn,
-    written: &Written<'_>,
+    written: &[Written<'_>],
     catalog: &Catalog,
 ) -> StoreResult<Vec<Event>> {
-    let org = as_org(written.org_id, written.org);
+    let identities: Vec<Uuid> = written
+        .iter()
+        .flat_map(|w| changed_members(w).map(|(member, _)| member.identity_id))
+        .collect();
+    let traits = traits_of(conn, &identities).await?;
     let mut out = Vec::new();
+    for w in written {
+        org_events(w, catalog, &traits, &mut out);
+    }
+    Ok(out)
+}
+
+fn changed_members<'a>(
+    written: &'a Written<'_>,
+) -> impl Iterator<Item = (&'a MemberImport, EventType)> + 'a {
+    written
+        .org
+        .members
+        .iter()
+        .zip(written.members)
+        .filter_map(|(member, status)| membership_kind(*status).map(|kind| (member, kind)))
+}
+
+fn org_events(
+    written: &Written<'_>,
+    catalog: &Catalog,
+    traits: &HashMap<Uuid, Value>,
+    out: &mut Vec<Event>,
+) {
+    let org = as_org(written.org_id, written.org);
     let kind = match written.status {
         RowStatus::Created => Some(EventType::OrganizationCreated),
         RowStatus::Updated => Some(EventType::OrganizationUpdated),
@@ -46,49 +79,36 @@ pub(super) async fn org_events(
             data: events::organization(&org),
         });
     }
-    let changed: Vec<_> = written
-        .org
-        .members
-        .iter()
-        .zip(written.members)
-        .filter_map(|(member, status)| membership_kind(*status).map(|kind| (member, kind)))
-        .collect();
-    if !changed.is_empty() {
-        let traits = member_traits(conn, org.id).await?;
-        let context = EventContext {
-            organization: events::organization(&org),
-            traits: Value::Null,
+    let context = EventContext {
+        organization: events::organization(&org),
+        traits: Value::Null,
+    };
+    for (member, kind) in changed_members(written) {
+        let membership = Membership {
+            org_id: org.id,
+            identity_id: member.identity_id,
+            role: member.role.clone(),
+            permissions: catalog.permissions(&member.role),
+            public_metadata: member.public_metadata.clone(),
+            private_metadata: member.private_metadata.clone(),
+            created_at: member.created_at,
+            updated_at: member.updated_at,
         };
-        for (member, kind) in changed {
-            let membership = Membership {
-                org_id: org.id,
-                identity_id: member.identity_id,
-                role: member.role.clone(),
-                permissions: catalog.permissions(&member.role),
-                public_metadata: member.public_metadata.clone(),
-                private_metadata: member.private_metadata.clone(),
-                created_at: member.created_at,
-                updated_at: member.updated_at,
-            };
-            let own = traits
-                .get(&member.identity_id)
-                .cloned()
-                .unwrap_or(Value::Null);
-            let data = events::membership(&membership, &context.for_traits(own));
-            out.push(crate::store::members::membership_event_with(
-                kind,
-                &membership,
-                data,
-            ));
-        }
+        let own = traits
+            .get(&member.identity_id)
+            .cloned()
+            .unwrap_or(Value::Null);
+        let data = events::membership(&membership, &context.for_traits(own));
+        out.push(crate::store::members::membership_event_with(
+            kind,
+            &membership,
+            data,
+        ));
     }
-    out.extend(invitation_events(org.id, written));
-    Ok(out)
+    invitation_events(written, &org, out);
 }
 
-/// `organizationInvitation.created` for each invitation the import created.
-fn invitation_events(org_id: Uuid, written: &Written<'_>) -> Vec<Event> {
-    let mut events = Vec::new();
+fn invitation_events(written: &Written<'_>, org: &Org, out: &mut Vec<Event>) {
     let invitations = written.org.invitations.iter().zip(written.invitations);
     for ((invitation, status), id) in invitations.zip(written.invitation_ids) {
         let (RowStatus::Created, Some(id)) = (status, id) else {
@@ -96,7 +116,7 @@ fn invitation_events(org_id: Uuid, written: &Written<'_>) -> Vec<Event> {
         };
         let imported = Invitation {
             id: *id,
-            org_id,
+            org_id: org.id,
             email_address: invitation.email_address.clone(),
             role: invitation.role.clone(),
             status: InvitationStatus::Pending,
@@ -110,14 +130,13 @@ fn invitation_events(org_id: Uuid, written: &Written<'_>) -> Vec<Event> {
             created_at: invitation.created_at,
             updated_at: invitation.updated_at,
         };
-        events.push(Event {
+        out.push(Event {
             kind: EventType::InvitationCreated,
-            org_id: Some(org_id),
+            org_id: Some(org.id),
             target: ("organization_invitation", imported.id.to_string()),
             data: events::invitation(&imported),
         });
     }
-    events
 }
 
 fn membership_kind(status: RowStatus) -> Option<EventType> {
@@ -145,17 +164,32 @@ fn as_org(id: Uuid, org: &OrgImport) -> Org {
     }
 }
 
-/// The last-seen traits of an org's members, in one statement.
-async fn member_traits(conn: &mut Conn, org: Uuid) -> StoreResult<HashMap<Uuid, Value>> {
-    let rows: Vec<(Uuid, Json<Value>)> = query(
-        "SELECT p.identity_id, p.traits FROM identity_profiles p \
-         JOIN org_membership m ON m.identity_id = p.identity_id WHERE m.org_id = $1",
-    )
-    .bind(org)
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
+/// Identities per statement reading traits: one bind each, far below both databases'
+/// limits.
+const TRAITS_CHUNK: usize = 500;
+
+/// The last-seen traits of these identities (those without a profile are absent).
+async fn traits_of(conn: &mut Conn, identities: &[Uuid]) -> StoreResult<HashMap<Uuid, Value>> {
+    let unique: Vec<Uuid> = identities
+        .iter()
+        .copied()
+        .collect::<HashSet<_>>()
         .into_iter()
-        .map(|(id, traits)| (id, traits.0))
-        .collect())
+        .collect();
+    let mut out = HashMap::with_capacity(unique.len());
+    for chunk in unique.chunks(TRAITS_CHUNK) {
+        let placeholders = (1..=chunk.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut statement = query(format!(
+            "SELECT identity_id, traits FROM identity_profiles WHERE identity_id IN ({placeholders})"
+        ));
+        for id in chunk {
+            statement = statement.bind(*id);
+        }
+        let rows: Vec<(Uuid, Json<Value>)> = statement.fetch_all(conn).await?;
+        out.extend(rows.into_iter().map(|(id, traits)| (id, traits.0)));
+    }
+    Ok(out)
 }
