@@ -253,32 +253,37 @@ impl OrgStore for SqlStore {
         .execute(&mut tx)
         .await
         .on_unique(Unique::OrgSlug, StoreError::SlugTaken)?;
-        let stamp = Stamp::from(change);
+        let creator = match &org.creator {
+            Some((identity, role)) => {
+                let empty = Value::Object(serde_json::Map::new());
+                insert_membership(&mut tx, id, *identity, role, (&empty, &empty), now).await?;
+                Some(Membership {
+                    org_id: id,
+                    identity_id: *identity,
+                    role: role.clone(),
+                    permissions: creator_permissions,
+                    public_metadata: empty.clone(),
+                    private_metadata: empty,
+                    created_at: now,
+                    updated_at: now,
+                })
+            }
+            None => None,
+        };
+        // Read once the creator is in, so the org's event counts its first member.
         let created = load_org(&mut tx, id).await?;
+        let stamp = Stamp::from(change);
         emit(
             &mut tx,
             &stamp,
             org_event(EventType::OrganizationCreated, &created),
         )
         .await?;
-        if let Some((identity, role)) = &org.creator {
-            let empty = Value::Object(serde_json::Map::new());
-            insert_membership(&mut tx, id, *identity, role, (&empty, &empty), now).await?;
-            let membership = Membership {
-                org_id: id,
-                identity_id: *identity,
-                role: role.clone(),
-                permissions: creator_permissions,
-                public_metadata: empty.clone(),
-                private_metadata: empty,
-                created_at: now,
-                updated_at: now,
-            };
+        if let Some(membership) = creator {
             let event =
                 membership_event(&mut tx, EventType::MembershipCreated, &membership).await?;
             emit(&mut tx, &stamp, event).await?;
         }
-        let created = load_org(&mut tx, id).await?;
         tx.commit().await?;
         Ok(created)
     }

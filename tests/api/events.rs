@@ -107,6 +107,7 @@ fn assert_org_created(events: &[EventRow], alice: &User, org: &str) {
     let org_data = &events[0].data.0;
     assert_eq!(org_data["object"], "organization");
     assert_eq!(org_data["slug"], "acme");
+    assert_eq!(org_data["members_count"], 1, "the creator counts");
     assert!(org_data["created_at"].is_i64(), "{org_data}");
     let membership = &events[1].data.0;
     assert_eq!(membership["object"], "organization_membership");
