@@ -158,6 +158,20 @@ pub const WORKLOADS: &[Workload] = &[
         }),
         on_sqlite: false,
     },
+    // W1 again, against a floor that also writes each change's event (the outbox): the
+    // two floors side by side are the database's cost of the outbox.
+    Workload {
+        name: "W1-outbox",
+        description: "W1 against a floor that writes events too",
+        unit: "ops/s",
+        build: add_then_remove_member,
+        floor: Some(FloorScript {
+            file: "w1_events.sql",
+            sql: include_str!("../bench/w1_events.sql"),
+        }),
+        target: None,
+        on_sqlite: false,
+    },
     Workload {
         name: "C1",
         description: "POST /authz/check, one permission (session)",
