@@ -11,7 +11,8 @@ seconds="${FAULT_SECONDS:-60}"
 port="${FAULT_PG_PORT:-55432}"
 version="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
 bin="/usr/lib/postgresql/$version/bin"
-dir="$PWD/target/fault-pg"
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+dir="$target_dir/fault-pg"
 
 # PostgreSQL refuses to run as root: as root, run it as the postgres user.
 as_postgres() {
@@ -34,8 +35,8 @@ echo "fault-run: building polis and the run"
 cargo build --quiet --bin polis --example fault_run
 restart="$bin/pg_ctl -D $dir/data -w -m fast restart"
 if [ "$(id -u)" = 0 ]; then restart="runuser -u postgres -- $restart"; fi
-target/debug/examples/fault_run \
+"$target_dir/debug/examples/fault_run" \
   --database-url "postgres://postgres@127.0.0.1:$port/polis_faults" \
   --pg-restart "$restart >/dev/null" \
   --seconds "$seconds" \
-  --logs target/fault-run
+  --logs "$target_dir/fault-run"
