@@ -11,7 +11,7 @@ use super::db::{query, Conn};
 use super::events::{self, emit, Event, EventType, Stamp};
 use super::guard::Rights;
 use super::members::{
-    insert_membership, members_for_events, membership_event, membership_event_with,
+    insert_membership, members_for_events, membership_event_with, record_membership_event,
 };
 use super::members::{Membership, MetadataPatch};
 use super::roles::role_exists;
@@ -280,9 +280,8 @@ impl OrgStore for SqlStore {
         )
         .await?;
         if let Some(membership) = creator {
-            let event =
-                membership_event(&mut tx, EventType::MembershipCreated, &membership).await?;
-            emit(&mut tx, &stamp, event).await?;
+            record_membership_event(&mut tx, &stamp, EventType::MembershipCreated, &membership)
+                .await?;
         }
         tx.commit().await?;
         Ok(created)

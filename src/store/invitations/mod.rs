@@ -16,7 +16,7 @@ use crate::store::db::{query, Conn};
 use crate::store::events::{self, emit, Event, EventType, Stamp};
 use crate::store::guard::Rights;
 use crate::store::invariants::{members_count, seats_taken};
-use crate::store::members::{insert_membership, load_membership, membership_event};
+use crate::store::members::{insert_membership, load_membership, record_membership_event};
 use crate::store::orgs::{lock_org, OrgSummary};
 use crate::store::roles::role_exists;
 use crate::store::{
@@ -424,8 +424,7 @@ impl InvitationStore for SqlStore {
             invitation_event(EventType::InvitationAccepted, &accepted),
         )
         .await?;
-        let event = membership_event(&mut tx, EventType::MembershipCreated, &membership).await?;
-        emit(&mut tx, &stamp, event).await?;
+        record_membership_event(&mut tx, &stamp, EventType::MembershipCreated, &membership).await?;
         tx.commit().await?;
         Ok(membership)
     }

@@ -8,12 +8,12 @@ use uuid::Uuid;
 use super::{Membership, MembershipRow, MEMBERSHIP_COLUMNS};
 use crate::store::catalog::catalog_at;
 use crate::store::db::{query, Conn};
-use crate::store::events::{self, Event, EventContext, EventType};
+use crate::store::events::{self, emit, Event, EventContext, EventType, Stamp};
 use crate::store::StoreResult;
 
 /// A membership's event, its data built with the org and the member's profile (one
 /// read).
-pub(in crate::store) async fn membership_event(
+async fn membership_event(
     conn: &mut Conn,
     kind: EventType,
     membership: &Membership,
@@ -21,6 +21,17 @@ pub(in crate::store) async fn membership_event(
     let context = EventContext::read(conn, membership.org_id, membership.identity_id).await?;
     let data = events::membership(membership, &context);
     Ok(membership_event_with(kind, membership, data))
+}
+
+/// Records a membership's event in the change's transaction.
+pub(in crate::store) async fn record_membership_event(
+    conn: &mut Conn,
+    stamp: &Stamp<'_>,
+    kind: EventType,
+    membership: &Membership,
+) -> StoreResult<()> {
+    let event = membership_event(conn, kind, membership).await?;
+    emit(conn, stamp, event).await
 }
 
 pub(in crate::store) fn membership_event_with(

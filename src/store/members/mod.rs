@@ -12,13 +12,13 @@ mod events;
 
 use super::catalog::{catalog_at, Catalog};
 use super::db::{query, Conn};
-use super::events::{emit, EventType, Stamp};
+use super::events::{EventType, Stamp};
 use super::invariants::{ensure_another_manager, seats_taken};
 use super::locking::{begin_adding, begin_changing, manages};
 use super::orgs::{like_pattern, merge_metadata, OrgSummary};
 use super::{Change, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique};
 use crate::domain::{Action, Stakes};
-pub(super) use events::{members_for_events, membership_event, membership_event_with};
+pub(super) use events::{members_for_events, membership_event_with, record_membership_event};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Membership {
@@ -308,8 +308,13 @@ impl MemberStore for SqlStore {
             created_at: now,
             updated_at: now,
         };
-        let event = membership_event(&mut tx, EventType::MembershipCreated, &added).await?;
-        emit(&mut tx, &Stamp::from(change), event).await?;
+        record_membership_event(
+            &mut tx,
+            &Stamp::from(change),
+            EventType::MembershipCreated,
+            &added,
+        )
+        .await?;
         tx.commit().await?;
         Ok(added)
     }
@@ -350,8 +355,13 @@ impl MemberStore for SqlStore {
             updated_at: now,
             ..current
         };
-        let event = membership_event(&mut tx, EventType::MembershipUpdated, &changed).await?;
-        emit(&mut tx, &Stamp::from(change), event).await?;
+        record_membership_event(
+            &mut tx,
+            &Stamp::from(change),
+            EventType::MembershipUpdated,
+            &changed,
+        )
+        .await?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -377,8 +387,13 @@ impl MemberStore for SqlStore {
             .bind(identity)
             .execute(&mut tx)
             .await?;
-        let event = membership_event(&mut tx, EventType::MembershipDeleted, &current).await?;
-        emit(&mut tx, &Stamp::from(change), event).await?;
+        record_membership_event(
+            &mut tx,
+            &Stamp::from(change),
+            EventType::MembershipDeleted,
+            &current,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -414,8 +429,13 @@ impl MemberStore for SqlStore {
             updated_at: now,
             ..current
         };
-        let event = membership_event(&mut tx, EventType::MembershipUpdated, &changed).await?;
-        emit(&mut tx, &Stamp::from(change), event).await?;
+        record_membership_event(
+            &mut tx,
+            &Stamp::from(change),
+            EventType::MembershipUpdated,
+            &changed,
+        )
+        .await?;
         tx.commit().await?;
         Ok(changed)
     }
