@@ -142,8 +142,9 @@ async fn inject_faults(
             .status()
             .await?;
         anyhow::ensure!(status.success(), "the PostgreSQL restart command failed");
-        // Connections broken by the restart fail for a moment after it: give them 5 s.
-        let up = started.elapsed() + Duration::from_secs(5);
+        // Connections broken by the restart fail for a moment after it, and requests that
+        // were waiting for one answer late: give them 10 s.
+        let up = started.elapsed() + Duration::from_secs(10);
         faults.pg_down = Some((down, up));
         println!("fault-run: PostgreSQL restarted between {down:?} and {up:?}");
     }
