@@ -100,11 +100,12 @@ pub struct AuditLogEntry {
 }
 
 impl AuditLogEntry {
-    fn new(entry: AuditEntry, visibility: Visibility) -> AuditLogEntry {
+    fn new(entry: AuditEntry, visibility: Visibility, listed_traits: &[String]) -> AuditLogEntry {
         let mut data = entry.data.0;
         if visibility != Visibility::WithPrivateMetadata {
             strip_private_metadata(&mut data);
         }
+        hide_unlisted_traits(&mut data, listed_traits);
         AuditLogEntry {
             id: entry.id,
             kind: entry.kind,
@@ -134,6 +135,39 @@ fn strip_private_metadata(value: &mut Value) {
             map.values_mut().for_each(strip_private_metadata);
         }
         Value::Array(items) => items.iter_mut().for_each(strip_private_metadata),
+        _ => {}
+    }
+}
+
+/// Each `public_user_data` field and the traits it is drawn from (see the events' payloads).
+const PROFILE_FIELDS: [(&str, &[&str]); 4] = [
+    ("identifier", &["email"]),
+    ("first_name", &["first_name", "name"]),
+    ("last_name", &["last_name", "name"]),
+    ("image_url", &["picture"]),
+];
+
+/// Blanks the `public_user_data` fields drawn from traits `POLIS_IDENTITY_TRAITS` does not
+/// list: the audit log shows members no more than member lists do.
+fn hide_unlisted_traits(value: &mut Value, listed: &[String]) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(profile)) = map.get_mut("public_user_data") {
+                for (field, traits) in PROFILE_FIELDS {
+                    if !traits.iter().any(|t| listed.iter().any(|l| l == t)) {
+                        profile.insert(field.to_owned(), Value::Null);
+                        if field == "image_url" {
+                            profile.insert("has_image".to_owned(), Value::Bool(false));
+                        }
+                    }
+                }
+            }
+            map.values_mut()
+                .for_each(|inner| hide_unlisted_traits(inner, listed));
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|inner| hide_unlisted_traits(inner, listed)),
         _ => {}
     }
 }
@@ -185,10 +219,11 @@ async fn audit_page(
         None
     };
     let visibility = visibility(caller);
+    let listed = &state.settings.identity_traits;
     Ok(AppJson(Page {
         data: rows
             .into_iter()
-            .map(|row| AuditLogEntry::new(row, visibility))
+            .map(|row| AuditLogEntry::new(row, visibility, listed))
             .collect(),
         next_page_token,
     }))

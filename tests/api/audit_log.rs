@@ -164,6 +164,27 @@ async fn instance_log_is_for_api_keys(backend: Backend) {
     assert!(all.body.to_string().contains("salary_band"));
 }
 
+/// With `POLIS_IDENTITY_TRAITS` listing names only, the log hides members' addresses as
+/// member lists do.
+async fn log_hides_traits_member_lists_hide(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |settings| {
+        settings.identity_traits = vec!["first_name".into(), "last_name".into()];
+    })
+    .await;
+    let (alice, bob) = (app.user("alice"), app.user("bob"));
+    let org = org_with_history(&app, &alice, &bob).await;
+    for key in [&alice.token, &app.admin_key] {
+        let log = app
+            .get(&format!("/orgs/{org}/audit-log"), Auth::Bearer(key))
+            .await;
+        assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+        assert!(!log.body.to_string().contains(&bob.email), "{}", log.body);
+        let profile = &log.body["data"][1]["data"]["public_user_data"];
+        assert_eq!(profile["user_id"], bob.id.to_string());
+        assert_eq!(profile["identifier"], Value::Null, "{profile}");
+    }
+}
+
 /// Retention removes what is past it, except what an enabled endpoint still awaits.
 async fn pruning_keeps_what_webhooks_still_need(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -224,5 +245,6 @@ on_both_backends!(
     org_log_shows_changes_newest_first,
     org_log_filters_and_pages,
     instance_log_is_for_api_keys,
+    log_hides_traits_member_lists_hide,
     pruning_keeps_what_webhooks_still_need,
 );
