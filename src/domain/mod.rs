@@ -10,6 +10,7 @@ pub mod org;
 pub mod role;
 pub mod validation;
 pub mod webhook;
+pub mod webhook_signing;
 
 pub use authz::{
     authorize, authorize_grant, may_add_directly, visibility, Action, Denied, DirectAdd,

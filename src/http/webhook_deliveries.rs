@@ -17,11 +17,11 @@ use super::problems;
 use super::webhooks::{endpoint_id, not_found};
 use super::{AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::clock::Clock;
+use crate::domain::webhook_signing::Secret;
 use crate::domain::{authorize, Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
 use crate::store::{Change, DeliveryAttempt, Replay, RequestOrigin, Store};
-use crate::webhooks::signing::Secret;
 
 /// How long the previous secret keeps signing after a rotation, so receivers can
 /// switch without missing a delivery.

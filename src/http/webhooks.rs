@@ -19,6 +19,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::validation::FieldErrors;
 use crate::domain::webhook::check_url;
+use crate::domain::webhook_signing::Secret;
 use crate::domain::{authorize, Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
@@ -26,7 +27,6 @@ use crate::store::{
     Change, EventType, NewWebhookEndpoint, RequestOrigin, Store, WebhookEndpoint,
     WebhookEndpointPatch,
 };
-use crate::webhooks::signing::Secret;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

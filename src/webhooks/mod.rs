@@ -4,7 +4,6 @@
 //! follows. At least once: a delivery is settled only after its answer is recorded.
 
 pub mod sender;
-pub mod signing;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

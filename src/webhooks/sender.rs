@@ -13,9 +13,9 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use serde_json::{json, Value};
 
-use super::signing::signature_header;
 use crate::config::WebhookSettings;
 use crate::domain::webhook::{check_url, is_public};
+use crate::domain::webhook_signing::signature_header;
 use crate::store::ClaimedDelivery;
 
 /// How much of an answer's body is kept for the delivery log.

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::db::{query, Conn};
 use super::{Change, PageRequest, SqlStore, StoreResult};
-use crate::webhooks::signing::Secret;
+use crate::domain::webhook_signing::Secret;
 
 pub use outbox::{
     AttemptOutcome, AttemptRecord, ClaimedDelivery, DeliveryAttempt, OutboxStore, Replay,
