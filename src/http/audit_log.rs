@@ -12,11 +12,11 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::openapi::PROBLEM_CONTENT_TYPE;
-use super::pagination::{decode_seq_token, encode_seq_token, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use super::pagination::{decode_seq_token, encode_seq_token};
 use super::problems;
-use super::{org_access, AppJson, AppPath, AppQuery, Page};
+use super::{org_access, AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::domain::{authorize, visibility, Action, Caller, Visibility};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::state::AppState;
 use crate::store::{AuditEntry, AuditQuery};
 
@@ -174,13 +174,13 @@ fn hide_unlisted_traits(value: &mut Value, listed: &[String]) {
 
 impl AuditLogParams {
     fn to_query(&self, org_id: Option<Uuid>) -> ApiResult<AuditQuery> {
-        let size = self.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(1..=MAX_PAGE_SIZE).contains(&size) {
-            return Err(ApiError::field(
-                "page_size",
-                format!("must be between 1 and {MAX_PAGE_SIZE}"),
-            ));
+        // The same page-size rule as every list; the token is a sequence number here.
+        let limit = PageParams {
+            page_size: self.page_size,
+            page_token: None,
         }
+        .to_request()?
+        .limit;
         let types = self
             .types
             .iter()
@@ -200,7 +200,7 @@ impl AuditLogParams {
                 .as_deref()
                 .map(decode_seq_token)
                 .transpose()?,
-            limit: size + 1,
+            limit,
         })
     }
 }
@@ -210,23 +210,15 @@ async fn audit_page(
     caller: &Caller,
     query: AuditQuery,
 ) -> ApiResult<AppJson<Page<AuditLogEntry>>> {
-    let size = query.limit as usize - 1;
-    let mut rows = state.store.audit_log(&query).await?;
-    let next_page_token = if rows.len() > size {
-        rows.truncate(size);
-        rows.last().map(|row| encode_seq_token(row.seq))
-    } else {
-        None
-    };
+    let rows = state.store.audit_log(&query).await?;
     let visibility = visibility(caller);
     let listed = &state.settings.identity_traits;
-    Ok(AppJson(Page {
-        data: rows
-            .into_iter()
-            .map(|row| AuditLogEntry::new(row, visibility, listed))
-            .collect(),
-        next_page_token,
-    }))
+    Ok(AppJson(Page::from_rows_with(
+        rows,
+        query.limit,
+        |row| encode_seq_token(row.seq),
+        |row| AuditLogEntry::new(row, visibility, listed),
+    )))
 }
 
 /// An organization's audit log: every change to it, its members and invitations, newest

@@ -298,7 +298,7 @@ pub(super) async fn snapshot_before_write(state: &AppState, identity: Uuid) {
 
 /// Saves a member's search snapshot and caches its profile. A failed snapshot is only
 /// logged: the next listing retries it.
-async fn remember_profile(state: &AppState, identity: KratosIdentity) {
+pub(super) async fn remember_profile(state: &AppState, identity: KratosIdentity) {
     let profile = state.identities.profile(&identity);
     if let Err(err) = state
         .store

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::members::{snapshot_before_write, MetadataRequest};
+use super::members::{remember_profile, snapshot_before_write, MetadataRequest};
 use super::openapi::PROBLEM_CONTENT_TYPE;
 use super::problems;
 use super::{double_option, org_access, org_read, AppJson, AppPath, AppQuery, Page, PageParams};
@@ -198,19 +198,25 @@ async fn orgs_create(
         body.max_allowed_memberships,
     );
     errors.into_result().map_err(ApiError::validation)?;
-    if let Some(created_by) = body.created_by {
-        if auth.identity(created_by).await?.is_none() {
-            return Err(ApiError::new(
-                ErrorCode::IdentityNotFound,
-                "Kratos has no identity with the created_by id",
-            ));
+    // The creator's profile snapshot is taken before the write, for its event; an
+    // identity named by an admin key is read from Kratos once, to check it and for that.
+    let creator = match (caller.identity_id(), body.created_by) {
+        (Some(me), _) => {
+            snapshot_before_write(&state, me).await;
+            Some(me)
         }
-    }
-
-    let creator = caller.identity_id().or(body.created_by);
-    if let Some(creator) = creator {
-        snapshot_before_write(&state, creator).await;
-    }
+        (None, Some(named)) => {
+            let found = auth.identity(named).await?.ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::IdentityNotFound,
+                    "Kratos has no identity with the created_by id",
+                )
+            })?;
+            remember_profile(&state, found).await;
+            Some(named)
+        }
+        (None, None) => None,
+    };
     let generated = slug.is_none();
     let mut new = NewOrg {
         slug: slug.unwrap_or_else(|| Slug::from_name(&body.name)),

@@ -52,15 +52,25 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// Builds a page from up to `limit` rows (`limit - 1` shown), keyed by `key`.
     pub fn from_rows<R>(
-        mut rows: Vec<R>,
+        rows: Vec<R>,
         request: PageRequest,
         key: impl Fn(&R) -> Uuid,
         to_item: impl FnMut(R) -> T,
     ) -> Page<T> {
-        let size = request.limit as usize - 1;
+        Page::from_rows_with(rows, request.limit, |row| encode_token(key(row)), to_item)
+    }
+
+    /// [`Page::from_rows`] for rows whose next-page token is made by `token`.
+    pub fn from_rows_with<R>(
+        mut rows: Vec<R>,
+        limit: u32,
+        token: impl Fn(&R) -> String,
+        to_item: impl FnMut(R) -> T,
+    ) -> Page<T> {
+        let size = limit as usize - 1;
         let next_page_token = if rows.len() > size {
             rows.truncate(size);
-            rows.last().map(|row| encode_token(key(row)))
+            rows.last().map(token)
         } else {
             None
         };

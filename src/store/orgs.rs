@@ -280,7 +280,7 @@ impl OrgStore for SqlStore {
         )
         .await?;
         if let Some(membership) = creator {
-            record_membership_event(&mut tx, &stamp, EventType::MembershipCreated, &membership)
+            record_membership_event(&mut tx, change, EventType::MembershipCreated, &membership)
                 .await?;
         }
         tx.commit().await?;

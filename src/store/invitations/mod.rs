@@ -424,7 +424,7 @@ impl InvitationStore for SqlStore {
             invitation_event(EventType::InvitationAccepted, &accepted),
         )
         .await?;
-        record_membership_event(&mut tx, &stamp, EventType::MembershipCreated, &membership).await?;
+        record_membership_event(&mut tx, change, EventType::MembershipCreated, &membership).await?;
         tx.commit().await?;
         Ok(membership)
     }

@@ -9,7 +9,7 @@ use super::{Membership, MembershipRow, MEMBERSHIP_COLUMNS};
 use crate::store::catalog::catalog_at;
 use crate::store::db::{query, Conn};
 use crate::store::events::{self, emit, Event, EventContext, EventType, Stamp};
-use crate::store::StoreResult;
+use crate::store::{Change, StoreResult};
 
 /// A membership's event, its data built with the org and the member's profile (one
 /// read).
@@ -26,12 +26,12 @@ async fn membership_event(
 /// Records a membership's event in the change's transaction.
 pub(in crate::store) async fn record_membership_event(
     conn: &mut Conn,
-    stamp: &Stamp<'_>,
+    change: Change<'_>,
     kind: EventType,
     membership: &Membership,
 ) -> StoreResult<()> {
     let event = membership_event(conn, kind, membership).await?;
-    emit(conn, stamp, event).await
+    emit(conn, &Stamp::from(change), event).await
 }
 
 pub(in crate::store) fn membership_event_with(

@@ -12,7 +12,7 @@ mod events;
 
 use super::catalog::{catalog_at, Catalog};
 use super::db::{query, Conn};
-use super::events::{EventType, Stamp};
+use super::events::EventType;
 use super::invariants::{ensure_another_manager, seats_taken};
 use super::locking::{begin_adding, begin_changing, manages};
 use super::orgs::{like_pattern, merge_metadata, OrgSummary};
@@ -308,13 +308,7 @@ impl MemberStore for SqlStore {
             created_at: now,
             updated_at: now,
         };
-        record_membership_event(
-            &mut tx,
-            &Stamp::from(change),
-            EventType::MembershipCreated,
-            &added,
-        )
-        .await?;
+        record_membership_event(&mut tx, change, EventType::MembershipCreated, &added).await?;
         tx.commit().await?;
         Ok(added)
     }
@@ -355,13 +349,7 @@ impl MemberStore for SqlStore {
             updated_at: now,
             ..current
         };
-        record_membership_event(
-            &mut tx,
-            &Stamp::from(change),
-            EventType::MembershipUpdated,
-            &changed,
-        )
-        .await?;
+        record_membership_event(&mut tx, change, EventType::MembershipUpdated, &changed).await?;
         tx.commit().await?;
         Ok(changed)
     }
@@ -387,13 +375,7 @@ impl MemberStore for SqlStore {
             .bind(identity)
             .execute(&mut tx)
             .await?;
-        record_membership_event(
-            &mut tx,
-            &Stamp::from(change),
-            EventType::MembershipDeleted,
-            &current,
-        )
-        .await?;
+        record_membership_event(&mut tx, change, EventType::MembershipDeleted, &current).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -429,13 +411,7 @@ impl MemberStore for SqlStore {
             updated_at: now,
             ..current
         };
-        record_membership_event(
-            &mut tx,
-            &Stamp::from(change),
-            EventType::MembershipUpdated,
-            &changed,
-        )
-        .await?;
+        record_membership_event(&mut tx, change, EventType::MembershipUpdated, &changed).await?;
         tx.commit().await?;
         Ok(changed)
     }
