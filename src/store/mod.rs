@@ -11,6 +11,7 @@ mod active_orgs;
 mod api_keys;
 mod catalog;
 mod db;
+mod emails;
 mod events;
 mod guard;
 mod import;
@@ -38,6 +39,7 @@ use db::Db;
 pub use access::AccessStore;
 pub use active_orgs::{ActiveOrgStore, SessionKey};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
+pub use emails::{ClaimedEmail, EmailOutcome, EmailQueueCounts, EmailStore};
 pub use events::EventType;
 pub use events::{AuditEntry, AuditQuery, AuditStore};
 pub use import::{
@@ -185,6 +187,7 @@ pub trait Store:
     + AuditStore
     + WebhookStore
     + OutboxStore
+    + EmailStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
