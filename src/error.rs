@@ -49,6 +49,10 @@ pub enum ErrorCode {
     InsufficientScope,
     WebhookNotFound,
     EventNotFound,
+    /// An e-mail was asked for, but Polis has no SMTP server configured.
+    EmailNotConfigured,
+    /// The invitation's last e-mail was queued less than a minute ago.
+    ResendTooSoon,
 }
 
 impl ErrorCode {
@@ -77,9 +81,10 @@ impl ErrorCode {
             | RoleInUse
             | RoleExists
             | InvitationExists
-            | InvitationNotPending => StatusCode::CONFLICT,
+            | InvitationNotPending
+            | EmailNotConfigured => StatusCode::CONFLICT,
             IdentityProviderUnavailable | DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            RateLimited | ResendTooSoon => StatusCode::TOO_MANY_REQUESTS,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -184,6 +189,14 @@ impl ApiError {
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::new(ErrorCode::InternalError, "internal error")
+    }
+
+    /// 409 `email_not_configured`: `send_email: true` (or a resend) without SMTP.
+    pub fn email_not_configured() -> Self {
+        Self::new(
+            ErrorCode::EmailNotConfigured,
+            "Polis sends no e-mail: POLIS_SMTP_URL is not set",
+        )
     }
 
     pub fn invitation_not_found() -> Self {
@@ -300,6 +313,14 @@ impl From<StoreError> for ApiError {
                 "accepting needs a verified e-mail address equal to the invited one",
             ),
             StoreError::InvalidMetadata { field, message } => ApiError::field(field, message),
+            StoreError::ResendTooSoon { retry_after_secs } => {
+                let mut err = ApiError::new(
+                    ResendTooSoon,
+                    "the invitation was e-mailed less than a minute ago; retry after Retry-After",
+                );
+                err.retry_after = Some(retry_after_secs.max(1));
+                err
+            }
             StoreError::Database(ref db) if is_unavailable(db) => {
                 tracing::error!(error = %err, "database unavailable");
                 ApiError::new(DatabaseUnavailable, "the database is unavailable")

@@ -75,7 +75,6 @@ pub trait EmailStore: Send + Sync {
 }
 
 /// Queues `email`, due at once, in the caller's transaction; returns the row's id.
-#[allow(dead_code)] // Called by invitations and domains (next commits).
 pub(in crate::store) async fn enqueue_email(
     conn: &mut Conn,
     email: &OutgoingEmail,
@@ -101,7 +100,6 @@ pub(in crate::store) async fn enqueue_email(
 
 /// Cancels the e-mails of `invitation` not yet sent (its link no longer works), clearing
 /// their secrets; returns how many.
-#[allow(dead_code)] // Called by invitations and domains (next commits).
 pub(in crate::store) async fn cancel_invitation_emails(
     conn: &mut Conn,
     invitation: Uuid,
@@ -130,7 +128,6 @@ pub(in crate::store) async fn cancel_invitation_emails(
 
 /// A stored message with its secret cleared; a message this version cannot read is
 /// dropped whole rather than kept with a secret in it.
-#[allow(dead_code)]
 fn cleared(message: &Value) -> Value {
     serde_json::from_value::<EmailMessage>(message.clone())
         .ok()
