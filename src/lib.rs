@@ -50,7 +50,15 @@ pub async fn serve(
     let lifecycle = state.lifecycle.clone();
     let store = state.store.clone();
     webhooks::spawn_worker(&state).map_err(std::io::Error::other)?;
-    email::spawn_worker(&state).map_err(std::io::Error::other)?;
+    email::spawn_worker(email::WorkerParts {
+        settings: &state.settings.email,
+        store: state.store.clone(),
+        clock: state.clock.clone(),
+        templates: state.templates.clone(),
+        metrics: &state.metrics,
+        lifecycle: &state.lifecycle,
+    })
+    .map_err(std::io::Error::other)?;
     let (delay, timeout) = (
         state.settings.shutdown_delay(),
         state.settings.shutdown_timeout(),

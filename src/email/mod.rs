@@ -28,9 +28,10 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::config::EmailSettings;
 use crate::domain::email::next_attempt;
-use crate::metrics::{Counters, OutcomeLabels};
-use crate::state::AppState;
+use crate::lifecycle::Lifecycle;
+use crate::metrics::{Counters, Metrics, OutcomeLabels};
 use crate::store::{ClaimedEmail, EmailOutcome, Store};
 pub use smtp::{SendError, Smtp};
 pub use templates::{Rendered, Templates};
@@ -38,10 +39,20 @@ pub use templates::{Rendered, Templates};
 /// E-mails claimed per round (sent side by side).
 const BATCH: u32 = 8;
 
+/// What the sender works with, handed over by `serve`.
+pub struct WorkerParts<'a> {
+    pub settings: &'a EmailSettings,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub templates: Arc<Templates>,
+    pub metrics: &'a Metrics,
+    pub lifecycle: &'a Lifecycle,
+}
+
 /// Starts the sender when SMTP is configured; it stops after its current round once
 /// shutdown begins.
-pub fn spawn_worker(state: &AppState) -> anyhow::Result<()> {
-    let settings = &state.settings.email;
+pub fn spawn_worker(parts: WorkerParts<'_>) -> anyhow::Result<()> {
+    let settings = parts.settings;
     let Some(url) = &settings.smtp_url else {
         return Ok(());
     };
@@ -51,22 +62,22 @@ pub fn spawn_worker(state: &AppState) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("POLIS_SMTP_URL needs POLIS_EMAIL_FROM"))?;
     let worker = Worker {
         id: Uuid::now_v7(),
-        store: state.store.clone(),
-        clock: state.clock.clone(),
+        store: parts.store,
+        clock: parts.clock,
         smtp: Smtp::new(url, from, settings.send_timeout())?,
-        templates: state.templates.clone(),
+        templates: parts.templates,
         lease: TimeDelta::from_std(settings.lease())?,
         poll_interval: settings.poll_interval(),
-        sent: state.metrics.counter(
+        sent: parts.metrics.counter(
             "polis_emails",
             "E-mail send attempts, by outcome (sent, retrying, failed)",
         ),
-        lag: state.metrics.gauge(
+        lag: parts.metrics.gauge(
             "polis_email_outbox_lag_seconds",
             "How long the oldest due e-mail has waited",
         ),
     };
-    state
+    parts
         .lifecycle
         .spawn_worker("email", move |token| worker.run(token));
     Ok(())

@@ -14,6 +14,8 @@ mod audit_log;
 mod auth;
 mod authz_check;
 mod concurrency;
+mod email;
+mod email_delivery;
 mod events;
 mod fuzz_findings;
 mod grants;
