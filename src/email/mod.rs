@@ -38,6 +38,9 @@ pub use templates::{Rendered, Templates};
 
 /// E-mails claimed per round (sent side by side).
 const BATCH: u32 = 8;
+/// How long sent, failed and withdrawn rows are kept, and how often they are purged.
+const KEEP_SETTLED: TimeDelta = TimeDelta::days(30);
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// What the sender works with, handed over by `serve`.
 pub struct WorkerParts<'a> {
@@ -98,7 +101,12 @@ struct Worker {
 
 impl Worker {
     async fn run(self, stop: CancellationToken) {
+        let mut next_purge = std::time::Instant::now();
         while !stop.is_cancelled() {
+            if std::time::Instant::now() >= next_purge {
+                self.purge().await;
+                next_purge += PURGE_EVERY;
+            }
             let busy = match self.round().await {
                 Ok(claimed) => claimed > 0,
                 Err(err) => {
@@ -112,6 +120,17 @@ impl Worker {
                     () = tokio::time::sleep(self.poll_interval) => {}
                 }
             }
+        }
+    }
+
+    /// Deletes the rows settled more than [`KEEP_SETTLED`] ago (they hold no secret,
+    /// only who was mailed what, for support questions).
+    async fn purge(&self) {
+        let before = self.clock.now() - KEEP_SETTLED;
+        match self.store.purge_emails(before).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged settled e-mails"),
+            Err(err) => tracing::warn!(error = %err, "could not purge settled e-mails"),
         }
     }
 

@@ -265,3 +265,102 @@ async fn email_secrets_never_reach_the_logs() {
         assert!(!text.contains(token), "a token reached the logs");
     }
 }
+
+/// Three invitations queued for e-mail, with the app's own sender asleep.
+async fn three_queued(backend: Backend, sink: &SmtpSink) -> TestApp {
+    // The app's own sender looks once at start, then not for a minute.
+    let app = spawn_mailing(backend, sink, |s| s.email.email_poll_interval_ms = 60_000).await;
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let alice = app.user("Alice");
+    let org = app.create_org(&alice, "Acme").await;
+    let bulk: Vec<_> = (0..3)
+        .map(|i| json!({"email_address": fresh_email(&format!("q{i}")), "redirect_url": JOIN}))
+        .collect();
+    let path = format!("/orgs/{}/invitations/bulk", org["id"].as_str().unwrap());
+    let reply = app
+        .post(&path, Auth::Bearer(&alice.token), json!(bulk))
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    app
+}
+
+/// The queue as workers see it: a row leased to one worker at a time (also when two
+/// claim at once), back when its lease runs out, settled only by its holder, and
+/// purged once settled.
+async fn the_queue_leases_each_row_to_one_worker(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let app = three_queued(backend, &sink).await;
+    let store = app.store();
+    let now = polis::clock::Clock::now(app.clock.as_ref());
+    let lease = now + Duration::seconds(60);
+    let (w1, w2, w3) = (
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+    );
+    let (a, b) = tokio::join!(
+        store.claim_emails(w1, now, lease, 2),
+        store.claim_emails(w2, now, lease, 2)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), 3, "every row claimed once");
+    assert!(a.iter().all(|x| b.iter().all(|y| x.id != y.id)));
+    assert!(store
+        .claim_emails(w3, now, lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let sent = polis::store::EmailOutcome::Sent;
+    assert!(!store
+        .record_email_outcome(w3, &a[0], sent.clone(), now)
+        .await
+        .unwrap());
+    // The leases run out: another worker takes the rows over and settles them.
+    let later = lease + Duration::seconds(1);
+    let again = store
+        .claim_emails(w3, later, later + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 3);
+    assert!(!store
+        .record_email_outcome(w1, &a[0], sent.clone(), later)
+        .await
+        .unwrap());
+    settle_and_purge(store, w3, &again, later).await;
+    assert!(
+        sink.messages().is_empty(),
+        "the test's workers sent nothing"
+    );
+}
+
+async fn settle_and_purge(
+    store: &dyn polis::store::Store,
+    worker: uuid::Uuid,
+    claimed: &[polis::store::ClaimedEmail],
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let sent = polis::store::EmailOutcome::Sent;
+    for email in claimed {
+        assert!(store
+            .record_email_outcome(worker, email, sent.clone(), now)
+            .await
+            .unwrap());
+        assert!(!store
+            .record_email_outcome(worker, email, sent.clone(), now)
+            .await
+            .unwrap());
+    }
+    let counts = store.email_queue_counts().await.unwrap();
+    assert_eq!((counts.queued, counts.sent), (0, 3));
+    assert_eq!(
+        store.purge_emails(now).await.unwrap(),
+        0,
+        "kept until older"
+    );
+    assert_eq!(
+        store.purge_emails(now + Duration::days(31)).await.unwrap(),
+        3
+    );
+}
+
+on_both_backends!(the_queue_leases_each_row_to_one_worker);
