@@ -290,6 +290,8 @@ export const defaultLocalization: PolisLocalization = {
     insufficient_scope: "This app was not given access to do that. Sign in again and allow it.",
     webhook_not_found: "This webhook endpoint does not exist.",
     event_not_found: "This event does not exist.",
+    email_not_configured: "This server does not send e-mail. Share the invitation link yourself.",
+    resend_too_soon: "This invitation was just sent. Wait a minute before sending it again.",
     network_error: "Could not reach the server. Check your connection and try again.",
     unexpected_response: "The server gave an answer that could not be read.",
     unknown: "Something went wrong.",
