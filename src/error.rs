@@ -49,6 +49,9 @@ pub enum ErrorCode {
     InsufficientScope,
     WebhookNotFound,
     EventNotFound,
+    SuggestionNotFound,
+    MembershipRequestNotFound,
+    MembershipRequestNotPending,
 }
 
 impl ErrorCode {
@@ -68,7 +71,9 @@ impl ErrorCode {
             | DirectAddDisabled
             | InsufficientScope => StatusCode::FORBIDDEN,
             OrgNotFound | MemberNotFound | RoleNotFound | RouteNotFound | InvitationNotFound
-            | WebhookNotFound | EventNotFound => StatusCode::NOT_FOUND,
+            | WebhookNotFound | EventNotFound | SuggestionNotFound | MembershipRequestNotFound => {
+                StatusCode::NOT_FOUND
+            }
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             SlugTaken
             | AlreadyMember
@@ -77,7 +82,8 @@ impl ErrorCode {
             | RoleInUse
             | RoleExists
             | InvitationExists
-            | InvitationNotPending => StatusCode::CONFLICT,
+            | InvitationNotPending
+            | MembershipRequestNotPending => StatusCode::CONFLICT,
             IdentityProviderUnavailable | DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -298,6 +304,14 @@ impl From<StoreError> for ApiError {
             StoreError::AddressNotVerified => ApiError::new(
                 InvitationEmailMismatch,
                 "accepting needs a verified e-mail address equal to the invited one",
+            ),
+            StoreError::SuggestionNotFound => ApiError::new(SuggestionNotFound, "no such suggestion"),
+            StoreError::MembershipRequestNotFound => {
+                ApiError::new(MembershipRequestNotFound, "no such membership request")
+            }
+            StoreError::MembershipRequestNotPending(status) => ApiError::new(
+                MembershipRequestNotPending,
+                format!("the membership request is {}, not pending", status.as_str()),
             ),
             StoreError::InvalidMetadata { field, message } => ApiError::field(field, message),
             StoreError::Database(ref db) if is_unavailable(db) => {

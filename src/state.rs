@@ -10,6 +10,7 @@ use crate::auth::signing_keys::KeyRing;
 use crate::auth::Authenticator;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::enrollment::Enrollment;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub lifecycle: Lifecycle,
     /// The keys that sign org-claims tokens.
     pub keys: Arc<KeyRing>,
+    /// Enrollment by verified domain when an identity is seen, with its caches.
+    pub enrollment: Arc<Enrollment>,
 }
 
 impl AppState {
@@ -47,6 +50,7 @@ impl AppState {
         );
         Ok(AppState {
             keys: Arc::new(keys),
+            enrollment: Arc::new(Enrollment::new(settings.default_role.clone())),
             store,
             auth: Arc::new(auth),
             identities: Arc::new(identities),

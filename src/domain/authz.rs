@@ -35,6 +35,10 @@ pub enum Action {
     ReadInvitations,
     /// Invite by e-mail, or revoke an invitation.
     ManageInvitations,
+    /// List an org's requests to join (from accepted domain suggestions).
+    ReadMembershipRequests,
+    /// Accept or reject a request to join.
+    ManageMembershipRequests,
     /// Read the role catalog.
     ReadRoles,
     /// Create, change or delete roles.
@@ -90,6 +94,7 @@ impl Action {
                 | Action::ListMembers
                 | Action::ReadMembership { .. }
                 | Action::ReadInvitations
+                | Action::ReadMembershipRequests
                 | Action::ReadRoles
                 | Action::CheckPermissions { .. }
                 | Action::ReadAuditLog
@@ -239,6 +244,8 @@ fn authorize_action(
         | Action::RemoveMember { .. }
         | Action::ReadInvitations
         | Action::ManageInvitations
+        | Action::ReadMembershipRequests
+        | Action::ManageMembershipRequests
         | Action::ReadAuditLog => MEMBERSHIPS_MANAGE,
         Action::CreateOrg
         | Action::ListAllOrgs

@@ -12,6 +12,7 @@ mod invitations;
 mod json_shape;
 mod me;
 mod members;
+mod membership_requests;
 pub mod observe;
 mod openapi;
 mod org_tokens;
@@ -20,6 +21,7 @@ mod pagination;
 mod problems;
 pub mod prometheus;
 mod roles;
+mod suggestions;
 mod webhook_deliveries;
 mod webhooks;
 
@@ -73,6 +75,8 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(members::router())
         .merge(invitations::router())
         .merge(me::router())
+        .merge(suggestions::router())
+        .merge(membership_requests::router())
         .merge(roles::router())
         .merge(health::router())
         .merge(admin::router())

@@ -11,6 +11,7 @@ mod active_orgs;
 mod api_keys;
 mod catalog;
 mod db;
+mod enrollment;
 mod events;
 mod guard;
 mod import;
@@ -31,6 +32,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::domain::enrollment::RequestStatus;
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::{Caller, Denied};
 use db::Db;
@@ -38,7 +40,10 @@ use db::Db;
 pub use access::AccessStore;
 pub use active_orgs::{ActiveOrgStore, SessionKey};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
-pub use events::EventType;
+pub use enrollment::{
+    EnrollmentStore, Enrolled, MembershipRequest, RequestWithOrg, Suggestion,
+};
+pub use events::{public_user_data, EventType};
 pub use events::{AuditEntry, AuditQuery, AuditStore};
 pub use import::{
     AppliedOrg, ImportStore, InvitationImport, MemberImport, OrgImport, OrgImportOutcome,
@@ -153,6 +158,12 @@ pub enum StoreError {
     InvitationNotPending(InvitationStatus),
     #[error("no verified address of the caller matches the invitation")]
     AddressNotVerified,
+    #[error("suggestion not found")]
+    SuggestionNotFound,
+    #[error("membership request not found")]
+    MembershipRequestNotFound,
+    #[error("the membership request is {0:?}, not pending")]
+    MembershipRequestNotPending(RequestStatus),
     #[error("Clerk id {0} already belongs to another organization's record")]
     ClerkIdConflict(String),
     /// Merged metadata that breaks a rule of `validate_metadata` (the message says which).
@@ -178,6 +189,7 @@ pub trait Store:
     + RoleStore
     + ApiKeyStore
     + InvitationStore
+    + EnrollmentStore
     + ImportStore
     + SigningKeyStore
     + ActiveOrgStore

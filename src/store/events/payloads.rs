@@ -9,7 +9,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::super::db::{query, Conn};
-use super::super::{Invitation, Membership, Org, Role, StoreResult};
+use super::super::{Invitation, Membership, MembershipRequest, Org, Role, StoreResult};
 
 fn ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
@@ -82,6 +82,20 @@ pub fn invitation(invitation: &Invitation) -> Value {
     object
 }
 
+/// `organization_membership_request` (Clerk's FAPI shape), with the requester's public
+/// data as Polis last saw it.
+pub fn membership_request(request: &MembershipRequest, traits: &Value) -> Value {
+    json!({
+        "object": "organization_membership_request",
+        "id": request.id,
+        "organization_id": request.org_id,
+        "status": request.status,
+        "public_user_data": public_user_data(request.identity_id, traits),
+        "created_at": ms(request.created_at),
+        "updated_at": ms(request.updated_at),
+    })
+}
+
 /// `role`: Clerk identifies roles by id; a Polis role's id is its key.
 pub fn role(role: &Role) -> Value {
     let permissions: Vec<Value> = role
@@ -101,7 +115,8 @@ pub fn role(role: &Role) -> Value {
     })
 }
 
-fn public_user_data(identity: Uuid, traits: &Value) -> Value {
+/// Clerk's `public_user_data` of an identity, drawn from its traits.
+pub fn public_user_data(identity: Uuid, traits: &Value) -> Value {
     let text = |key: &str| traits.get(key).and_then(Value::as_str).map(str::to_owned);
     let name_part = |key: &str| {
         traits
