@@ -70,10 +70,15 @@ impl ErrorCode {
             | RoleNotGrantable
             | DirectAddDisabled
             | InsufficientScope => StatusCode::FORBIDDEN,
-            OrgNotFound | MemberNotFound | RoleNotFound | RouteNotFound | InvitationNotFound
-            | WebhookNotFound | EventNotFound | SuggestionNotFound | MembershipRequestNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            OrgNotFound
+            | MemberNotFound
+            | RoleNotFound
+            | RouteNotFound
+            | InvitationNotFound
+            | WebhookNotFound
+            | EventNotFound
+            | SuggestionNotFound
+            | MembershipRequestNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             SlugTaken
             | AlreadyMember
@@ -305,7 +310,9 @@ impl From<StoreError> for ApiError {
                 InvitationEmailMismatch,
                 "accepting needs a verified e-mail address equal to the invited one",
             ),
-            StoreError::SuggestionNotFound => ApiError::new(SuggestionNotFound, "no such suggestion"),
+            StoreError::SuggestionNotFound => {
+                ApiError::new(SuggestionNotFound, "no such suggestion")
+            }
             StoreError::MembershipRequestNotFound => {
                 ApiError::new(MembershipRequestNotFound, "no such membership request")
             }

@@ -182,7 +182,11 @@ mod tests {
 
     #[test]
     fn modes_and_statuses_round_trip() {
-        for mode in ["manual_invitation", "automatic_invitation", "automatic_suggestion"] {
+        for mode in [
+            "manual_invitation",
+            "automatic_invitation",
+            "automatic_suggestion",
+        ] {
             assert_eq!(EnrollmentMode::parse(mode).unwrap().as_str(), mode);
         }
         assert!(!EnrollmentMode::ManualInvitation.is_automatic());

@@ -10,8 +10,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::membership_requests::MembershipRequestResponse;
 use super::members::snapshot_before_write;
+use super::membership_requests::MembershipRequestResponse;
 use super::openapi::PROBLEM_CONTENT_TYPE;
 use super::problems;
 use super::{AppJson, AppPath, AppQuery, Page, PageParams};

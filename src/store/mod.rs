@@ -40,9 +40,7 @@ use db::Db;
 pub use access::AccessStore;
 pub use active_orgs::{ActiveOrgStore, SessionKey};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
-pub use enrollment::{
-    EnrollmentStore, Enrolled, MembershipRequest, RequestWithOrg, Suggestion,
-};
+pub use enrollment::{Enrolled, EnrollmentStore, MembershipRequest, RequestWithOrg, Suggestion};
 pub use events::{public_user_data, EventType};
 pub use events::{AuditEntry, AuditQuery, AuditStore};
 pub use import::{

@@ -63,6 +63,24 @@ fn members_need_the_permission() {
 }
 
 #[test]
+fn membership_requests_are_for_managers() {
+    let me = identity(Uuid::now_v7());
+    let member = perms(&[MEMBERSHIPS_READ]);
+    let manager = perms(&[MEMBERSHIPS_MANAGE]);
+    for action in [
+        Action::ReadMembershipRequests,
+        Action::ManageMembershipRequests,
+    ] {
+        assert_eq!(authorize(&me, action, Some(&manager)), Ok(()));
+        assert_eq!(
+            authorize(&me, action, Some(&member)),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(authorize(&me, action, None), Err(Denied::Hidden));
+    }
+}
+
+#[test]
 fn members_may_leave_and_read_themselves() {
     let id = Uuid::now_v7();
     let me = identity(id);

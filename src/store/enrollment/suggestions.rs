@@ -75,7 +75,10 @@ pub(super) async fn list(
     .bind(i64::from(page.limit))
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(SuggestionRow::into_suggestion).collect())
+    Ok(rows
+        .into_iter()
+        .map(SuggestionRow::into_suggestion)
+        .collect())
 }
 
 /// One standing suggestion of `identity`; anyone else's is not found.
