@@ -10,10 +10,12 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod claims;
+mod domains;
 mod parsers;
 mod webhooks;
 
 pub use claims::ClaimsSettings;
+pub use domains::DomainSettings;
 use parsers::*;
 pub use webhooks::WebhookSettings;
 
@@ -386,6 +388,8 @@ pub struct Settings {
     pub claims: ClaimsSettings,
     #[command(flatten)]
     pub webhooks: WebhookSettings,
+    #[command(flatten)]
+    pub domains: DomainSettings,
 }
 
 /// A listen address that may be switched off with an empty value.

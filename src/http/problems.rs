@@ -45,4 +45,5 @@ problem_responses! {
     InvalidMetadata = (422, "Not objects, or too large after merging");
     KratosUnavailable = (503, "Kratos unavailable");
     WebhookNotFound = (404, "No such webhook endpoint");
+    DomainNotFound = (404, "No such organization or domain");
 }

@@ -11,6 +11,7 @@ mod active_orgs;
 mod api_keys;
 mod catalog;
 mod db;
+mod domains;
 mod events;
 mod guard;
 mod import;
@@ -38,6 +39,7 @@ use db::Db;
 pub use access::AccessStore;
 pub use active_orgs::{ActiveOrgStore, SessionKey};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
+pub use domains::{Domain, DomainStore, NewDomain, VerificationRequest};
 pub use events::EventType;
 pub use events::{AuditEntry, AuditQuery, AuditStore};
 pub use import::{
@@ -153,6 +155,27 @@ pub enum StoreError {
     InvitationNotPending(InvitationStatus),
     #[error("no verified address of the caller matches the invitation")]
     AddressNotVerified,
+    #[error("domain not found")]
+    DomainNotFound,
+    #[error("the organization already has this domain")]
+    DomainExists,
+    #[error("the organization has the most domains allowed")]
+    DomainQuotaExceeded,
+    /// Another org of the instance has verified this name.
+    #[error("the domain cannot be verified by this organization")]
+    DomainTaken,
+    #[error("the domain is already verified")]
+    DomainAlreadyVerified,
+    #[error("the address is not at the domain")]
+    DomainAddressMismatch,
+    #[error("a code was sent less than a minute ago")]
+    CodeRecentlySent { retry_after: u64 },
+    #[error("no verification code is live")]
+    VerificationCodeMissing,
+    #[error("the verification code expired")]
+    VerificationCodeExpired,
+    #[error("wrong verification code")]
+    VerificationCodeInvalid { remaining: i32 },
     #[error("Clerk id {0} already belongs to another organization's record")]
     ClerkIdConflict(String),
     /// Merged metadata that breaks a rule of `validate_metadata` (the message says which).
@@ -178,6 +201,7 @@ pub trait Store:
     + RoleStore
     + ApiKeyStore
     + InvitationStore
+    + DomainStore
     + ImportStore
     + SigningKeyStore
     + ActiveOrgStore
@@ -291,6 +315,10 @@ pub(crate) enum Unique {
     Membership,
     RoleKey,
     PendingInvitation,
+    /// One name per org.
+    OrgDomain,
+    /// A name is verified by at most one org.
+    VerifiedDomain,
 }
 
 impl Unique {
@@ -300,6 +328,8 @@ impl Unique {
             Unique::Membership => ("org_membership_pkey", "org_membership.identity_id"),
             Unique::RoleKey => ("roles_pkey", "roles.key"),
             Unique::PendingInvitation => ("invitations_pending_key", "invitations.org_id"),
+            Unique::OrgDomain => ("org_domains_org_name_key", "org_domains.org_id"),
+            Unique::VerifiedDomain => ("org_domains_verified_name_key", "failed: org_domains.name"),
         };
         let Some(db) = err.as_database_error() else {
             return false;

@@ -13,7 +13,9 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 pub use audit::{AuditEntry, AuditQuery, AuditStore};
-pub(super) use payloads::{deleted, invitation, membership, organization, role, EventContext};
+pub(super) use payloads::{
+    deleted, domain, invitation, membership, organization, role, EventContext,
+};
 
 use super::db::{query, Conn};
 use super::{Change, RequestOrigin, StoreResult};
@@ -35,11 +37,14 @@ pub enum EventType {
     RoleCreated,
     RoleUpdated,
     RoleDeleted,
+    DomainCreated,
+    DomainUpdated,
+    DomainDeleted,
 }
 
 impl EventType {
     /// Every type, for checking webhook endpoints' type filters.
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 16] = [
         EventType::OrganizationCreated,
         EventType::OrganizationUpdated,
         EventType::OrganizationDeleted,
@@ -53,6 +58,9 @@ impl EventType {
         EventType::RoleCreated,
         EventType::RoleUpdated,
         EventType::RoleDeleted,
+        EventType::DomainCreated,
+        EventType::DomainUpdated,
+        EventType::DomainDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +78,9 @@ impl EventType {
             EventType::RoleCreated => "role.created",
             EventType::RoleUpdated => "role.updated",
             EventType::RoleDeleted => "role.deleted",
+            EventType::DomainCreated => "organizationDomain.created",
+            EventType::DomainUpdated => "organizationDomain.updated",
+            EventType::DomainDeleted => "organizationDomain.deleted",
         }
     }
 }
