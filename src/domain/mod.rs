@@ -5,6 +5,7 @@ pub mod authz;
 pub mod caller;
 pub mod claims;
 pub mod domains;
+pub mod email;
 pub mod invitation;
 pub mod metadata;
 pub mod org;

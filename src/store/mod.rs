@@ -12,6 +12,7 @@ mod api_keys;
 mod catalog;
 mod db;
 mod domains;
+mod emails;
 mod events;
 mod guard;
 mod import;
@@ -40,6 +41,7 @@ pub use access::AccessStore;
 pub use active_orgs::{ActiveOrgStore, SessionKey};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
 pub use domains::{Domain, DomainStore, NewDomain, VerificationRequest};
+pub use emails::{ClaimedEmail, EmailOutcome, EmailQueueCounts, EmailStore};
 pub use events::EventType;
 pub use events::{AuditEntry, AuditQuery, AuditStore};
 pub use import::{
@@ -209,6 +211,7 @@ pub trait Store:
     + AuditStore
     + WebhookStore
     + OutboxStore
+    + EmailStore
 {
     /// Applies pending migrations.
     async fn migrate(&self) -> StoreResult<()>;
