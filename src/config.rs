@@ -10,10 +10,14 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod claims;
+mod domains;
+mod email;
 mod parsers;
 mod webhooks;
 
 pub use claims::ClaimsSettings;
+pub use domains::DomainSettings;
+pub use email::{parse_smtp_url, EmailSettings, SmtpSecurity, SmtpUrl};
 use parsers::*;
 pub use webhooks::WebhookSettings;
 
@@ -386,6 +390,10 @@ pub struct Settings {
     pub claims: ClaimsSettings,
     #[command(flatten)]
     pub webhooks: WebhookSettings,
+    #[command(flatten)]
+    pub domains: DomainSettings,
+    #[command(flatten)]
+    pub email: EmailSettings,
 }
 
 /// A listen address that may be switched off with an empty value.
@@ -455,6 +463,7 @@ impl std::fmt::Debug for Settings {
             .field("db_max_connections", &self.db_max_connections)
             .field("claims", &self.claims)
             .field("webhooks", &self.webhooks)
+            .field("email", &self.email)
             .finish_non_exhaustive()
     }
 }

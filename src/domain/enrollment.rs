@@ -16,41 +16,7 @@ use std::hash::{Hash, Hasher};
 
 use uuid::Uuid;
 
-/// How a verified domain enrolls the identities whose addresses are at it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum EnrollmentMode {
-    ManualInvitation,
-    AutomaticInvitation,
-    AutomaticSuggestion,
-}
-
-impl EnrollmentMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EnrollmentMode::ManualInvitation => "manual_invitation",
-            EnrollmentMode::AutomaticInvitation => "automatic_invitation",
-            EnrollmentMode::AutomaticSuggestion => "automatic_suggestion",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            EnrollmentMode::ManualInvitation,
-            EnrollmentMode::AutomaticInvitation,
-            EnrollmentMode::AutomaticSuggestion,
-        ]
-        .into_iter()
-        .find(|mode| mode.as_str() == s)
-    }
-
-    /// Whether identities are enrolled without an admin in the loop.
-    pub fn is_automatic(self) -> bool {
-        self != EnrollmentMode::ManualInvitation
-    }
-}
+pub use super::domains::{address_domain, EnrollmentMode};
 
 /// A suggestion's state. `withdrawn` (by the domain's `delete_pending`) is never shown.
 #[derive(
@@ -126,21 +92,6 @@ pub fn check_decidable(status: RequestStatus) -> Result<(), RequestStatus> {
     }
 }
 
-/// The domain of an e-mail address as domains are stored: the part after the last `@`,
-/// lower-case ASCII (IDNA), no trailing dot. `None` for anything that is not a domain
-/// name (no `@`, an IP literal, an invalid name).
-pub fn address_domain(address: &str) -> Option<String> {
-    let (_, domain) = address.trim().rsplit_once('@')?;
-    let domain = domain.trim_end_matches('.');
-    if domain.is_empty() || domain.starts_with('[') {
-        return None;
-    }
-    match url::Host::parse(domain).ok()? {
-        url::Host::Domain(name) => Some(name.to_ascii_lowercase()),
-        url::Host::Ipv4(_) | url::Host::Ipv6(_) => None,
-    }
-}
-
 /// A verified domain whose mode enrolls automatically, as the enrollment cache holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AutomaticDomain {
@@ -167,21 +118,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn address_domains_are_lower_case_ascii() {
-        assert_eq!(address_domain("bob@Acme.COM").as_deref(), Some("acme.com"));
-        assert_eq!(
-            address_domain("a@bücher.example").as_deref(),
-            Some("xn--bcher-kva.example")
-        );
-        assert_eq!(address_domain("a@acme.com.").as_deref(), Some("acme.com"));
-        assert_eq!(address_domain("no-at-sign"), None);
-        assert_eq!(address_domain("a@[127.0.0.1]"), None);
-        assert_eq!(address_domain("a@127.0.0.1"), None);
-        assert_eq!(address_domain("a@"), None);
-    }
-
-    #[test]
-    fn modes_and_statuses_round_trip() {
+    fn statuses_round_trip() {
         for mode in [
             "manual_invitation",
             "automatic_invitation",

@@ -47,4 +47,5 @@ problem_responses! {
     WebhookNotFound = (404, "No such webhook endpoint");
     SuggestionNotFound = (404, "No such suggestion for the caller");
     RequestNotFound = (404, "No such organization or membership request");
+    DomainNotFound = (404, "No such organization or domain");
 }

@@ -4,6 +4,7 @@
 //! store call those routes make.
 
 mod requests;
+mod routes;
 
 use chrono::Utc;
 use reqwest::StatusCode;

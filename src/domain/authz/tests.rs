@@ -317,3 +317,39 @@ fn only_admin_keys_manage_webhooks() {
         Err(Denied::Forbidden)
     );
 }
+
+#[test]
+fn domains_need_their_system_permissions() {
+    let me = identity(Uuid::now_v7());
+    let reader = perms(&["org:sys_domains:read"]);
+    let manager = perms(&["org:sys_domains:manage"]);
+    let member = perms(&["org:sys_memberships:read"]);
+    assert_eq!(authorize(&me, Action::ReadDomains, Some(&reader)), Ok(()));
+    assert_eq!(authorize(&me, Action::ReadDomains, Some(&manager)), Ok(()));
+    assert_eq!(
+        authorize(&me, Action::ReadDomains, Some(&member)),
+        Err(Denied::Forbidden)
+    );
+    assert_eq!(
+        authorize(&me, Action::ManageDomains, Some(&reader)),
+        Err(Denied::Forbidden)
+    );
+    assert_eq!(
+        authorize(&me, Action::ManageDomains, Some(&manager)),
+        Ok(())
+    );
+    assert_eq!(
+        authorize(&me, Action::ReadDomains, None),
+        Err(Denied::Hidden)
+    );
+    let read_key = key(ApiKeyScope::Read);
+    assert_eq!(authorize(&read_key, Action::ReadDomains, None), Ok(()));
+    assert_eq!(
+        authorize(&read_key, Action::ManageDomains, None),
+        Err(Denied::Forbidden)
+    );
+    assert_eq!(
+        authorize(&key(ApiKeyScope::Admin), Action::ManageDomains, None),
+        Ok(())
+    );
+}

@@ -15,7 +15,7 @@ use uuid::Uuid;
 pub use audit::{AuditEntry, AuditQuery, AuditStore};
 pub use payloads::public_user_data;
 pub(super) use payloads::{
-    deleted, invitation, membership, membership_request, organization, role, EventContext,
+    deleted, domain, invitation, membership, membership_request, organization, role, EventContext,
 };
 
 use super::db::{query, Conn};
@@ -42,11 +42,14 @@ pub enum EventType {
     MembershipRequestCreated,
     MembershipRequestAccepted,
     MembershipRequestRejected,
+    DomainCreated,
+    DomainUpdated,
+    DomainDeleted,
 }
 
 impl EventType {
     /// Every type, for checking webhook endpoints' type filters.
-    pub const ALL: [EventType; 16] = [
+    pub const ALL: [EventType; 19] = [
         EventType::OrganizationCreated,
         EventType::OrganizationUpdated,
         EventType::OrganizationDeleted,
@@ -63,6 +66,9 @@ impl EventType {
         EventType::MembershipRequestCreated,
         EventType::MembershipRequestAccepted,
         EventType::MembershipRequestRejected,
+        EventType::DomainCreated,
+        EventType::DomainUpdated,
+        EventType::DomainDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +89,9 @@ impl EventType {
             EventType::MembershipRequestCreated => "organizationMembershipRequest.created",
             EventType::MembershipRequestAccepted => "organizationMembershipRequest.accepted",
             EventType::MembershipRequestRejected => "organizationMembershipRequest.rejected",
+            EventType::DomainCreated => "organizationDomain.created",
+            EventType::DomainUpdated => "organizationDomain.updated",
+            EventType::DomainDeleted => "organizationDomain.deleted",
         }
     }
 }

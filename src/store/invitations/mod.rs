@@ -8,6 +8,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+mod by_domain;
 mod rows;
 
 use crate::domain::invitation::{check_acceptable, InvitationStatus};
@@ -22,6 +23,7 @@ use crate::store::roles::role_exists;
 use crate::store::{
     Change, Membership, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique,
 };
+pub(in crate::store) use by_domain::revoke_for_domain;
 pub(in crate::store) use rows::live_pending;
 use rows::{
     refusal_error, status_condition, InvitationRow, InvitationWithOrgRow, INVITATION_COLUMNS,
