@@ -3,6 +3,7 @@
 
 mod claims;
 mod conformance;
+mod enrollment;
 mod webhooks;
 
 use std::collections::{BTreeSet, HashSet};
@@ -377,6 +378,7 @@ async fn responses_match_the_document(backend: Backend) {
     clerk_import(&mut probe, &alice).await;
     claims::claims_and_checks(&mut probe, &org, &alice).await;
     webhooks::webhooks(&mut probe, &alice).await;
+    enrollment::domains_and_requests(&mut probe, &org, &alice).await;
     let a = Auth::Bearer(&alice.token);
     probe.expect(204, &a, &format!("DELETE /orgs/{org}")).await;
 
