@@ -77,11 +77,16 @@ impl Enrollment {
             })
             .await
             .map_err(unshare)?;
-        let relevant: Vec<AutomaticDomain> = addresses
-            .iter()
-            .filter_map(|address| address_domain(address))
-            .filter_map(|domain| domains.get(&domain).copied())
-            .collect();
+        // Most instances have few automatic domains, many none: no name work then.
+        let relevant: Vec<AutomaticDomain> = if domains.is_empty() {
+            Vec::new()
+        } else {
+            addresses
+                .iter()
+                .filter_map(|address| address_domain(address))
+                .filter_map(|domain| domains.get(&domain).copied())
+                .collect()
+        };
         let print = fingerprint(addresses, &relevant);
         if self.seen.get(&identity).await == Some(print) {
             return Ok(Enrolled::default());

@@ -137,9 +137,10 @@ impl EnrollmentStore for SqlStore {
             // The common case writes nothing: same addresses, nothing to enroll.
             let mut conn = self.db.acquire().await?;
             if recorded_as(&mut conn, identity, &plain).await?
-                && candidates(&mut conn, Scope::Identity(identity), now)
-                    .await?
-                    .is_empty()
+                && (plain.is_empty()
+                    || candidates(&mut conn, Scope::Identity(identity), now)
+                        .await?
+                        .is_empty())
             {
                 return Ok(Enrolled::default());
             }
