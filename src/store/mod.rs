@@ -45,8 +45,9 @@ pub use emails::{ClaimedEmail, EmailOutcome, EmailQueueCounts, EmailStore};
 pub use events::EventType;
 pub use events::{AuditEntry, AuditQuery, AuditStore};
 pub use import::{
-    AppliedOrg, ImportStore, InvitationImport, MemberImport, OrgImport, OrgImportOutcome,
-    RoleImport, RowStatus,
+    AppliedDomain, AppliedOrg, AppliedRequest, DomainImport, DomainNote, ImportStore,
+    InvitationImport, MemberImport, OrgImport, OrgImportOutcome, RequestImport, RoleImport,
+    RowStatus,
 };
 pub use invitations::{Invitation, InvitationStore, NewInvitation};
 pub use members::{IdentityProfile, MemberFilter, MemberStore, Membership, MetadataPatch};

@@ -741,6 +741,7 @@ async fn from_clerk_api_with_rate_limit(backend: Backend) {
         polis::import::ImportOptions {
             dry_run: false,
             now: polis::clock::Clock::now(&polis::clock::SystemClock),
+            blocked_domains: Default::default(),
         },
         &mut sink,
         &|_| {},
