@@ -44,6 +44,9 @@ export type Org = Schemas["OrgResponse"];
 export type Membership = Schemas["MembershipResponse"];
 export type MyMembership = Schemas["MyMembershipResponse"];
 export type Role = Schemas["RoleResponse"];
+/** A verified domain of an organization (`/orgs/{org}/domains`). */
+export type Domain = Schemas["DomainResponse"];
+export type EnrollmentMode = Schemas["EnrollmentMode"];
 
 /** The prefix of every Polis API key. */
 export const API_KEY_PREFIX = "polis_";

@@ -446,6 +446,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/orgs/{org}/domains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List an organization's domains. Needs `org:sys_domains:read` (or `…:manage`). */
+        get: operations["listDomains"];
+        put?: never;
+        /**
+         * Add a domain. Needs `org:sys_domains:manage`. Verified at once when an admin API key
+         *     adds it (strategy `admin`) or the caller has a verified address at it (strategy
+         *     `verified_address`); otherwise verify it with a code.
+         */
+        post: operations["createDomain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/domains/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read one domain of the organization. */
+        get: operations["getDomain"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a domain; the invitations and suggestions it made that are still pending are
+         *     withdrawn. Needs `org:sys_domains:manage`.
+         */
+        delete: operations["deleteDomain"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a domain's enrollment mode; `delete_pending` also withdraws the invitations
+         *     and suggestions it made that are still pending. Needs `org:sys_domains:manage`.
+         */
+        patch: operations["updateDomain"];
+        trace?: never;
+    };
+    "/orgs/{org}/domains/{id}/verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a 6-digit code to an address at the domain, valid 10 minutes; at most one code
+         *     a minute per domain. A new code replaces the last one. Needs `org:sys_domains:manage`.
+         */
+        post: operations["prepareDomainVerification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/domains/{id}/verification/attempt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enter the code. Five wrong codes burn it; it expires after 10 minutes and works once.
+         *     Needs `org:sys_domains:manage`.
+         */
+        post: operations["attemptDomainVerification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orgs/{org}/invitations": {
         parameters: {
             query?: never;
@@ -684,6 +771,10 @@ export interface components {
             /** @description Role key; the configured default role (`org:member`) when absent. */
             role?: string | null;
         };
+        AttemptVerificationRequest: {
+            /** @description The 6-digit code from the e-mail. */
+            code: string;
+        };
         /** @description Who made a change. */
         AuditActor: {
             /** @description The identity's or API key's id; `null` for the import and the system. */
@@ -805,6 +896,14 @@ export interface components {
             /** Format: int64 */
             updated: number;
         };
+        CreateDomainRequest: {
+            enrollment_mode?: null | components["schemas"]["EnrollmentMode"];
+            /**
+             * @description A domain name such as `acme.com` (IDNA accepted); not an IP address, a wildcard,
+             *     a single label or a common mail provider.
+             */
+            name: string;
+        };
         CreateInvitationRequest: {
             email_address: string;
             /**
@@ -870,6 +969,12 @@ export interface components {
             /** @description `whsec_` and the base64 of 32 random bytes (Standard Webhooks / Svix format). */
             secret: string;
         };
+        /** @description Polis's `DeletedObject`. */
+        DeletedDomain: {
+            deleted: boolean;
+            /** Format: uuid */
+            id: string;
+        };
         /** @description One delivery attempt. */
         DeliveryAttemptResponse: {
             /**
@@ -903,11 +1008,69 @@ export interface components {
              */
             status_code: number | null;
         };
+        DomainReport: {
+            /** @description Clerk domain id (`orgdmn_…`). */
+            clerk_id: string;
+            /** @description As imported: lower-case ASCII. */
+            name: string;
+            status: components["schemas"]["RowStatus"];
+            verified: boolean;
+        };
+        /** @description A domain of an organization. */
+        DomainResponse: {
+            /** @description Where the last verification code was sent. */
+            affiliation_email_address: string | null;
+            /** Format: date-time */
+            created_at: string;
+            enrollment_mode: components["schemas"]["EnrollmentMode"];
+            /** Format: uuid */
+            id: string;
+            /** @description Lower-case ASCII (IDNA): `bücher.example` reads `xn--bcher-kva.example`. */
+            name: string;
+            /** Format: uuid */
+            org_id: string;
+            /**
+             * Format: int64
+             * @description Pending invitations this domain made (`automatic_invitation`).
+             */
+            total_pending_invitations: number;
+            /**
+             * Format: int64
+             * @description Pending suggestions this domain made (`automatic_suggestion`).
+             */
+            total_pending_suggestions: number;
+            /** Format: date-time */
+            updated_at: string;
+            verification: components["schemas"]["DomainVerification"];
+            verified: boolean;
+        };
+        /** @description Where a domain's affiliation verification stands. */
+        DomainVerification: {
+            /**
+             * Format: int32
+             * @description Wrong codes entered against the last code (5 burn it).
+             */
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description When the last code expires (or expired).
+             */
+            expires_at: string | null;
+            status: components["schemas"]["VerificationStatus"];
+            strategy: null | components["schemas"]["VerificationStrategy"];
+            /** Format: date-time */
+            verified_at: string | null;
+        };
+        /**
+         * @description What a verified domain does for identities with a verified address at it.
+         * @enum {string}
+         */
+        EnrollmentMode: "manual_invitation" | "automatic_invitation" | "automatic_suggestion";
         /**
          * @description Stable, machine-readable problem codes. Clients branch on these, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "invalid_json" | "unsupported_media_type" | "payload_too_large" | "validation_failed" | "unauthenticated" | "forbidden" | "origin_not_allowed" | "aal_required" | "identity_provider_unavailable" | "org_not_found" | "member_not_found" | "role_not_found" | "route_not_found" | "method_not_allowed" | "slug_taken" | "already_member" | "unknown_role" | "identity_not_found" | "membership_quota_exceeded" | "last_admin" | "role_in_use" | "role_exists" | "invitation_not_found" | "invitation_exists" | "invitation_not_pending" | "invitation_email_mismatch" | "role_not_grantable" | "direct_add_disabled" | "database_unavailable" | "rate_limited" | "internal_error" | "insufficient_scope" | "webhook_not_found" | "event_not_found";
+        ErrorCode: "invalid_json" | "unsupported_media_type" | "payload_too_large" | "validation_failed" | "unauthenticated" | "forbidden" | "origin_not_allowed" | "aal_required" | "identity_provider_unavailable" | "org_not_found" | "member_not_found" | "role_not_found" | "route_not_found" | "method_not_allowed" | "slug_taken" | "already_member" | "unknown_role" | "identity_not_found" | "membership_quota_exceeded" | "last_admin" | "role_in_use" | "role_exists" | "invitation_not_found" | "invitation_exists" | "invitation_not_pending" | "invitation_email_mismatch" | "role_not_grantable" | "direct_add_disabled" | "database_unavailable" | "rate_limited" | "internal_error" | "insufficient_scope" | "webhook_not_found" | "event_not_found" | "domain_not_found" | "domain_exists" | "domain_quota_exceeded" | "domain_taken" | "domain_already_verified" | "domain_blocked" | "domain_address_mismatch" | "verification_code_missing" | "verification_code_expired" | "verification_code_invalid" | "email_not_configured";
         /** @description One invalid field of a request. */
         FieldError: {
             /** @description The field's name (dotted for nested fields). */
@@ -1032,6 +1195,15 @@ export interface components {
             /** @description Clerk user id (`user_…`). */
             user_id: string;
         };
+        MembershipRequestReport: {
+            /** @description Clerk membership request id (`orgreq_…`). */
+            clerk_id: string;
+            /** Format: uuid */
+            identity_id: string | null;
+            status: components["schemas"]["RowStatus"];
+            /** @description Clerk user id (`user_…`). */
+            user_id: string;
+        };
         /** @description One identity's membership of one organization. */
         MembershipResponse: {
             /** Format: date-time */
@@ -1068,12 +1240,14 @@ export interface components {
         OrgReport: {
             /** @description Clerk organization id (`org_…`). */
             clerk_id: string;
+            domains: components["schemas"]["DomainReport"][];
             /**
              * Format: uuid
              * @description The Polis org id; `null` when skipped, or created by a dry run.
              */
             id: string | null;
             invitations: components["schemas"]["InvitationReport"][];
+            membership_requests: components["schemas"]["MembershipRequestReport"][];
             memberships: components["schemas"]["MemberReport"][];
             problems: components["schemas"]["ImportProblem"][];
             slug: string | null;
@@ -1152,6 +1326,12 @@ export interface components {
             next_page_token: string | null;
         };
         /** @description One page of a list. */
+        Page_DomainResponse: {
+            data: components["schemas"]["DomainResponse"][];
+            /** @description Pass as `page_token` for the next page; `null` on the last page. */
+            next_page_token: string | null;
+        };
+        /** @description One page of a list. */
         Page_InvitationResponse: {
             data: components["schemas"]["InvitationResponse"][];
             /** @description Pass as `page_token` for the next page; `null` on the last page. */
@@ -1187,6 +1367,12 @@ export interface components {
             /** @description Pass as `page_token` for the next page; `null` on the last page. */
             next_page_token: string | null;
         };
+        PrepareVerificationRequest: {
+            /** @description An address at the domain itself (not a subdomain); the code is sent there. */
+            email: string;
+            /** @description The e-mail's language, a BCP-47 tag such as `de`; English when absent. */
+            locale?: string | null;
+        };
         /** @description An RFC 9457 problem document, served as `application/problem+json`. */
         Problem: {
             code: components["schemas"]["ErrorCode"];
@@ -1207,7 +1393,7 @@ export interface components {
          * @description Why something was skipped or needs a look.
          * @enum {string}
          */
-        ProblemCode: "unmapped_user" | "unknown_role" | "slug_conflict" | "invalid_field" | "org_without_admin" | "duplicate_member" | "duplicate_invitation" | "invitation_not_pending" | "unknown_organization" | "identity_provider_unavailable" | "apply_failed";
+        ProblemCode: "unmapped_user" | "unknown_role" | "slug_conflict" | "invalid_field" | "org_without_admin" | "duplicate_member" | "duplicate_invitation" | "invitation_not_pending" | "unknown_organization" | "identity_provider_unavailable" | "apply_failed" | "duplicate_domain" | "domain_quota_exceeded" | "domain_verified_elsewhere" | "unsupported_enrollment_mode" | "request_not_pending" | "duplicate_request";
         /** @description What to deliver again: one event, or every failed delivery since a time. */
         ReplayRequest: {
             /**
@@ -1267,7 +1453,9 @@ export interface components {
             org: string;
         };
         Summary: {
+            domains: components["schemas"]["Counts"];
             invitations: components["schemas"]["Counts"];
+            membership_requests: components["schemas"]["Counts"];
             memberships: components["schemas"]["Counts"];
             orgs: components["schemas"]["Counts"];
             /** Format: int64 */
@@ -1280,6 +1468,11 @@ export interface components {
              * @description The `test` event queued for this endpoint alone (`webhook-id` `msg_<event_id>`).
              */
             event_id: string;
+        };
+        UpdateDomainRequest: {
+            /** @description Also withdraw the pending invitations and suggestions this domain made. */
+            delete_pending?: boolean;
+            enrollment_mode?: null | components["schemas"]["EnrollmentMode"];
         };
         UpdateMemberRequest: {
             role: string;
@@ -1315,6 +1508,16 @@ export interface components {
             event_types?: string[] | null;
             url?: string | null;
         };
+        /**
+         * @description Where a domain's affiliation verification stands (Clerk's statuses).
+         * @enum {string}
+         */
+        VerificationStatus: "unverified" | "verified" | "failed" | "expired";
+        /**
+         * @description How a domain became verified.
+         * @enum {string}
+         */
+        VerificationStrategy: "email_code" | "verified_address" | "import" | "admin";
         Version: {
             version: string;
         };
@@ -3222,6 +3425,502 @@ export interface operations {
                 };
             };
             /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listDomains: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1–500 (default 50). */
+                page_size?: number;
+                /** @description The `next_page_token` of the previous page. */
+                page_token?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of domains */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_DomainResponse"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateDomainRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainResponse"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The org has this domain or ten domains, or (verifying at once) the domain cannot be verified by this org */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid name, or a common mail provider */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+                /** @description Domain id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The domain */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainResponse"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization or domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+                /** @description Domain id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedDomain"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization or domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+                /** @description Domain id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateDomainRequest"];
+            };
+        };
+        responses: {
+            /** @description The changed domain */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainResponse"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization or domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    prepareDomainVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+                /** @description Domain id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PrepareVerificationRequest"];
+            };
+        };
+        responses: {
+            /** @description The code is on its way */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainResponse"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization or domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already verified, or e-mail is not configured */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description The address is not at the domain */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A code was sent less than a minute ago (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    attemptDomainVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+                /** @description Domain id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AttemptVerificationRequest"];
+            };
+        };
+        responses: {
+            /** @description Verified */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainResponse"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization or domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No code is pending, or the domain cannot be verified by this org */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Wrong or expired code */
             422: {
                 headers: {
                     [name: string]: unknown;
