@@ -68,6 +68,8 @@ pub enum ErrorCode {
     VerificationCodeMissing,
     VerificationCodeExpired,
     VerificationCodeInvalid,
+    /// Polis is not configured to send e-mail (no `POLIS_SMTP_URL`).
+    EmailNotConfigured,
 }
 
 impl ErrorCode {
@@ -116,7 +118,8 @@ impl ErrorCode {
             | DomainQuotaExceeded
             | DomainTaken
             | DomainAlreadyVerified
-            | VerificationCodeMissing => StatusCode::CONFLICT,
+            | VerificationCodeMissing
+            | EmailNotConfigured => StatusCode::CONFLICT,
             IdentityProviderUnavailable | DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,

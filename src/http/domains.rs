@@ -20,6 +20,7 @@ use crate::domain::domains::{
     address_matches, check_name, generate_code, EnrollmentMode, NameError, VerificationStatus,
     VerificationStrategy,
 };
+use crate::domain::email::normalize_locale;
 use crate::domain::{Action, Caller};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
@@ -121,6 +122,8 @@ pub struct UpdateDomainRequest {
 pub struct PrepareVerificationRequest {
     /// An address at the domain itself (not a subdomain); the code is sent there.
     pub email: String,
+    /// The e-mail's language, a BCP-47 tag such as `de`; English when absent.
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -365,9 +368,24 @@ async fn domains_prepare_verification(
 ) -> ApiResult<AppJson<DomainResponse>> {
     let store = state.store.as_ref();
     let access = org_access(store, &caller, &org, Action::ManageDomains).await?;
+    if !state.settings.email.sends() {
+        return Err(ApiError::new(
+            ErrorCode::EmailNotConfigured,
+            "Polis sends no e-mail here (POLIS_SMTP_URL is not set), so it cannot send a \
+             verification code",
+        ));
+    }
+    let locale = body
+        .locale
+        .as_deref()
+        .map(normalize_locale)
+        .transpose()
+        .map_err(|message| ApiError::field("locale", message))?;
     let request = VerificationRequest {
         address: body.email.trim().to_lowercase(),
         code: generate_code(),
+        org_name: access.org.name.clone(),
+        locale,
     };
     let change = Change::new(&caller, state.clock.now()).from_request(&origin);
     let prepared = store

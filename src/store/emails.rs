@@ -75,7 +75,6 @@ pub trait EmailStore: Send + Sync {
 }
 
 /// Queues `email`, due at once, in the caller's transaction; returns the row's id.
-#[allow(dead_code)] // Called by invitations and domains (next commits).
 pub(in crate::store) async fn enqueue_email(
     conn: &mut Conn,
     email: &OutgoingEmail,

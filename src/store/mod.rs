@@ -48,8 +48,9 @@ pub use enrollment::{Enrolled, EnrollmentStore, MembershipRequest, RequestWithOr
 pub use events::{public_user_data, EventType};
 pub use events::{AuditEntry, AuditQuery, AuditStore};
 pub use import::{
-    AppliedOrg, ImportStore, InvitationImport, MemberImport, OrgImport, OrgImportOutcome,
-    RoleImport, RowStatus,
+    AppliedDomain, AppliedOrg, AppliedRequest, DomainImport, DomainNote, ImportStore,
+    InvitationImport, MemberImport, OrgImport, OrgImportOutcome, RequestImport, RoleImport,
+    RowStatus,
 };
 pub use invitations::{Invitation, InvitationStore, NewInvitation};
 pub use members::{IdentityProfile, MemberFilter, MemberStore, Membership, MetadataPatch};

@@ -14,6 +14,7 @@ mod audit_log;
 mod auth;
 mod authz_check;
 mod concurrency;
+mod domains;
 mod enrollment;
 mod events;
 mod fuzz_findings;

@@ -3,6 +3,7 @@
 
 mod claims;
 mod conformance;
+mod domains;
 mod enrollment;
 mod webhooks;
 
@@ -373,6 +374,7 @@ async fn responses_match_the_document(backend: Backend) {
     members_changed(&mut probe, &org, &alice, &bob).await;
     metadata(&mut probe, &org, &alice).await;
     invitations_sent(&mut probe, &org, &alice).await;
+    domains::domains(&mut probe, &org, &alice).await;
     roles(&mut probe, &alice).await;
     audit_log(&mut probe, &org, &alice).await;
     clerk_import(&mut probe, &alice).await;

@@ -48,6 +48,9 @@ export type Role = Schemas["RoleResponse"];
 export type Suggestion = Schemas["SuggestionResponse"];
 /** A request to join an org, made by accepting a suggestion. */
 export type MembershipRequest = Schemas["MembershipRequestResponse"];
+/** A verified domain of an organization (`/orgs/{org}/domains`). */
+export type Domain = Schemas["DomainResponse"];
+export type EnrollmentMode = Schemas["EnrollmentMode"];
 
 /** The prefix of every Polis API key. */
 export const API_KEY_PREFIX = "polis_";

@@ -1129,6 +1129,14 @@ export interface components {
              */
             status_code: number | null;
         };
+        DomainReport: {
+            /** @description Clerk domain id (`orgdmn_…`). */
+            clerk_id: string;
+            /** @description As imported: lower-case ASCII. */
+            name: string;
+            status: components["schemas"]["RowStatus"];
+            verified: boolean;
+        };
         /** @description A domain of an organization. */
         DomainResponse: {
             /** @description Where the last verification code was sent. */
@@ -1183,7 +1191,7 @@ export interface components {
          * @description Stable, machine-readable problem codes. Clients branch on these, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "invalid_json" | "unsupported_media_type" | "payload_too_large" | "validation_failed" | "unauthenticated" | "forbidden" | "origin_not_allowed" | "aal_required" | "identity_provider_unavailable" | "org_not_found" | "member_not_found" | "role_not_found" | "route_not_found" | "method_not_allowed" | "slug_taken" | "already_member" | "unknown_role" | "identity_not_found" | "membership_quota_exceeded" | "last_admin" | "role_in_use" | "role_exists" | "invitation_not_found" | "invitation_exists" | "invitation_not_pending" | "invitation_email_mismatch" | "role_not_grantable" | "direct_add_disabled" | "database_unavailable" | "rate_limited" | "internal_error" | "insufficient_scope" | "webhook_not_found" | "event_not_found" | "suggestion_not_found" | "membership_request_not_found" | "membership_request_not_pending" | "domain_not_found" | "domain_exists" | "domain_quota_exceeded" | "domain_taken" | "domain_already_verified" | "domain_blocked" | "domain_address_mismatch" | "verification_code_missing" | "verification_code_expired" | "verification_code_invalid";
+        ErrorCode: "invalid_json" | "unsupported_media_type" | "payload_too_large" | "validation_failed" | "unauthenticated" | "forbidden" | "origin_not_allowed" | "aal_required" | "identity_provider_unavailable" | "org_not_found" | "member_not_found" | "role_not_found" | "route_not_found" | "method_not_allowed" | "slug_taken" | "already_member" | "unknown_role" | "identity_not_found" | "membership_quota_exceeded" | "last_admin" | "role_in_use" | "role_exists" | "invitation_not_found" | "invitation_exists" | "invitation_not_pending" | "invitation_email_mismatch" | "role_not_grantable" | "direct_add_disabled" | "database_unavailable" | "rate_limited" | "internal_error" | "insufficient_scope" | "webhook_not_found" | "event_not_found" | "suggestion_not_found" | "membership_request_not_found" | "membership_request_not_pending" | "domain_not_found" | "domain_exists" | "domain_quota_exceeded" | "domain_taken" | "domain_already_verified" | "domain_blocked" | "domain_address_mismatch" | "verification_code_missing" | "verification_code_expired" | "verification_code_invalid" | "email_not_configured";
         /** @description One invalid field of a request. */
         FieldError: {
             /** @description The field's name (dotted for nested fields). */
@@ -1308,6 +1316,15 @@ export interface components {
             /** @description Clerk user id (`user_…`). */
             user_id: string;
         };
+        MembershipRequestReport: {
+            /** @description Clerk membership request id (`orgreq_…`). */
+            clerk_id: string;
+            /** Format: uuid */
+            identity_id: string | null;
+            status: components["schemas"]["RowStatus"];
+            /** @description Clerk user id (`user_…`). */
+            user_id: string;
+        };
         /** @description A request to join an organization (Clerk's `organization_membership_request`). */
         MembershipRequestResponse: {
             /** Format: date-time */
@@ -1363,12 +1380,14 @@ export interface components {
         OrgReport: {
             /** @description Clerk organization id (`org_…`). */
             clerk_id: string;
+            domains: components["schemas"]["DomainReport"][];
             /**
              * Format: uuid
              * @description The Polis org id; `null` when skipped, or created by a dry run.
              */
             id: string | null;
             invitations: components["schemas"]["InvitationReport"][];
+            membership_requests: components["schemas"]["MembershipRequestReport"][];
             memberships: components["schemas"]["MemberReport"][];
             problems: components["schemas"]["ImportProblem"][];
             slug: string | null;
@@ -1509,6 +1528,8 @@ export interface components {
         PrepareVerificationRequest: {
             /** @description An address at the domain itself (not a subdomain); the code is sent there. */
             email: string;
+            /** @description The e-mail's language, a BCP-47 tag such as `de`; English when absent. */
+            locale?: string | null;
         };
         /** @description An RFC 9457 problem document, served as `application/problem+json`. */
         Problem: {
@@ -1530,7 +1551,7 @@ export interface components {
          * @description Why something was skipped or needs a look.
          * @enum {string}
          */
-        ProblemCode: "unmapped_user" | "unknown_role" | "slug_conflict" | "invalid_field" | "org_without_admin" | "duplicate_member" | "duplicate_invitation" | "invitation_not_pending" | "unknown_organization" | "identity_provider_unavailable" | "apply_failed";
+        ProblemCode: "unmapped_user" | "unknown_role" | "slug_conflict" | "invalid_field" | "org_without_admin" | "duplicate_member" | "duplicate_invitation" | "invitation_not_pending" | "unknown_organization" | "identity_provider_unavailable" | "apply_failed" | "duplicate_domain" | "domain_quota_exceeded" | "domain_verified_elsewhere" | "unsupported_enrollment_mode" | "request_not_pending" | "duplicate_request";
         /** @description An organization's public fields: never its metadata or members. */
         PublicOrganizationData: {
             has_image: boolean;
@@ -1640,7 +1661,9 @@ export interface components {
          */
         SuggestionStatus: "pending" | "accepted" | "withdrawn";
         Summary: {
+            domains: components["schemas"]["Counts"];
             invitations: components["schemas"]["Counts"];
+            membership_requests: components["schemas"]["Counts"];
             memberships: components["schemas"]["Counts"];
             orgs: components["schemas"]["Counts"];
             /** Format: int64 */

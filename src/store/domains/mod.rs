@@ -137,7 +137,7 @@ async fn load_row(
     .ok_or(StoreError::DomainNotFound)
 }
 
-async fn load_domain(
+pub(in crate::store) async fn load_domain(
     conn: &mut Conn,
     org: Uuid,
     id: Uuid,
@@ -199,24 +199,28 @@ async fn withdraw_pending(
     Ok(())
 }
 
-async fn emit_domain(
-    conn: &mut Conn,
-    change: Change<'_>,
-    kind: EventType,
-    domain: &Domain,
-) -> StoreResult<()> {
+pub(in crate::store) fn domain_event(kind: EventType, domain: &Domain) -> Event {
     let data = match kind {
         EventType::DomainDeleted => {
             events::deleted("organization_domain", &domain.id.to_string(), None)
         }
         _ => events::domain(domain),
     };
-    let event = Event {
+    Event {
         kind,
         org_id: Some(domain.org_id),
         target: ("organization_domain", domain.id.to_string()),
         data,
-    };
+    }
+}
+
+async fn emit_domain(
+    conn: &mut Conn,
+    change: Change<'_>,
+    kind: EventType,
+    domain: &Domain,
+) -> StoreResult<()> {
+    let event = domain_event(kind, domain);
     emit(conn, &Stamp::from(change), event).await
 }
 

@@ -6,9 +6,11 @@ use uuid::Uuid;
 use super::{emit_domain, load_domain, lock_for_manager, mark_verified, Domain};
 use crate::domain::domains::{
     address_matches, attempt as judge, code_expiry, hash_code, resend_wait, Attempt,
-    VerificationStrategy, MAX_CODE_ATTEMPTS,
+    VerificationStrategy, CODE_TTL_MINUTES, MAX_CODE_ATTEMPTS,
 };
+use crate::domain::email::{EmailMessage, OutgoingEmail};
 use crate::store::db::{query, Db};
+use crate::store::emails::enqueue_email;
 use crate::store::enrollment::enroll_for_domain;
 use crate::store::events::EventType;
 use crate::store::{Change, StoreError, StoreResult};
@@ -18,8 +20,13 @@ use crate::store::{Change, StoreError, StoreResult};
 pub struct VerificationRequest {
     /// Lower-cased.
     pub address: String,
-    /// The 6-digit code; only its hash is kept on the domain.
+    /// The 6-digit code; only its hash is kept on the domain (the queued e-mail holds
+    /// it until sent).
     pub code: String,
+    /// Named in the e-mail.
+    pub org_name: String,
+    /// The e-mail's language (BCP-47); `None`: English.
+    pub locale: Option<String>,
 }
 
 impl std::fmt::Debug for VerificationRequest {
@@ -27,6 +34,8 @@ impl std::fmt::Debug for VerificationRequest {
         f.debug_struct("VerificationRequest")
             .field("address", &self.address)
             .field("code", &"[redacted]")
+            .field("org_name", &self.org_name)
+            .field("locale", &self.locale)
             .finish()
     }
 }
@@ -62,10 +71,25 @@ pub(super) async fn prepare(
     .bind(now)
     .execute(&mut tx)
     .await?;
+    enqueue_email(&mut tx, &code_email(&domain.name, request), now).await?;
     let prepared = load_domain(&mut tx, org, id, now).await?;
     emit_domain(&mut tx, change, EventType::DomainUpdated, &prepared).await?;
     tx.commit().await?;
     Ok(prepared)
+}
+
+fn code_email(domain: &str, request: VerificationRequest) -> OutgoingEmail {
+    OutgoingEmail {
+        to: request.address,
+        locale: request.locale,
+        message: EmailMessage::DomainVerificationCode {
+            org_name: request.org_name,
+            domain: domain.to_owned(),
+            code: request.code,
+            expires_in_minutes: u32::try_from(CODE_TTL_MINUTES).unwrap_or(10),
+        },
+        invitation_id: None,
+    }
 }
 
 pub(super) async fn attempt(
@@ -80,7 +104,7 @@ pub(super) async fn attempt(
     let mut tx = db.begin_write().await?;
     let row = lock_for_manager(&mut tx, org, id, change).await?;
     match judge(&row.code_state(), id, code, now) {
-        Attempt::AlreadyVerified => Ok(row.at(now)),
+        Attempt::AlreadyVerified => Err(StoreError::DomainAlreadyVerified),
         Attempt::NoCode => Err(StoreError::VerificationCodeMissing),
         Attempt::Expired => Err(StoreError::VerificationCodeExpired),
         Attempt::Wrong { burned } => {
