@@ -10,11 +10,13 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod claims;
+mod domains;
 mod email;
 mod parsers;
 mod webhooks;
 
 pub use claims::ClaimsSettings;
+pub use domains::DomainSettings;
 pub use email::{parse_smtp_url, EmailSettings, SmtpSecurity, SmtpUrl};
 use parsers::*;
 pub use webhooks::WebhookSettings;
@@ -388,6 +390,8 @@ pub struct Settings {
     pub claims: ClaimsSettings,
     #[command(flatten)]
     pub webhooks: WebhookSettings,
+    #[command(flatten)]
+    pub domains: DomainSettings,
     #[command(flatten)]
     pub email: EmailSettings,
 }

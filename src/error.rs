@@ -53,6 +53,25 @@ pub enum ErrorCode {
     EmailNotConfigured,
     /// The invitation's last e-mail was queued less than a minute ago.
     ResendTooSoon,
+    SuggestionNotFound,
+    MembershipRequestNotFound,
+    MembershipRequestNotPending,
+    DomainNotFound,
+    /// The org already has this domain.
+    DomainExists,
+    /// The org has ten domains, the most allowed.
+    DomainQuotaExceeded,
+    /// The domain cannot be verified by this org (another org of the instance has).
+    DomainTaken,
+    DomainAlreadyVerified,
+    /// A common mail provider (or a blocked name): no org owns it.
+    DomainBlocked,
+    /// The affiliation address is not at the domain.
+    DomainAddressMismatch,
+    /// No live verification code: request one (again).
+    VerificationCodeMissing,
+    VerificationCodeExpired,
+    VerificationCodeInvalid,
 }
 
 impl ErrorCode {
@@ -62,7 +81,13 @@ impl ErrorCode {
             InvalidJson => StatusCode::BAD_REQUEST,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ValidationFailed | UnknownRole | IdentityNotFound => StatusCode::UNPROCESSABLE_ENTITY,
+            ValidationFailed
+            | UnknownRole
+            | IdentityNotFound
+            | DomainBlocked
+            | DomainAddressMismatch
+            | VerificationCodeExpired
+            | VerificationCodeInvalid => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthenticated => StatusCode::UNAUTHORIZED,
             Forbidden
             | OriginNotAllowed
@@ -71,8 +96,16 @@ impl ErrorCode {
             | RoleNotGrantable
             | DirectAddDisabled
             | InsufficientScope => StatusCode::FORBIDDEN,
-            OrgNotFound | MemberNotFound | RoleNotFound | RouteNotFound | InvitationNotFound
-            | WebhookNotFound | EventNotFound => StatusCode::NOT_FOUND,
+            OrgNotFound
+            | MemberNotFound
+            | RoleNotFound
+            | RouteNotFound
+            | InvitationNotFound
+            | WebhookNotFound
+            | EventNotFound
+            | SuggestionNotFound
+            | MembershipRequestNotFound
+            | DomainNotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             SlugTaken
             | AlreadyMember
@@ -82,6 +115,12 @@ impl ErrorCode {
             | RoleExists
             | InvitationExists
             | InvitationNotPending
+            | MembershipRequestNotPending
+            | DomainExists
+            | DomainQuotaExceeded
+            | DomainTaken
+            | DomainAlreadyVerified
+            | VerificationCodeMissing
             | EmailNotConfigured => StatusCode::CONFLICT,
             IdentityProviderUnavailable | DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             RateLimited | ResendTooSoon => StatusCode::TOO_MANY_REQUESTS,
@@ -312,6 +351,16 @@ impl From<StoreError> for ApiError {
                 InvitationEmailMismatch,
                 "accepting needs a verified e-mail address equal to the invited one",
             ),
+            StoreError::SuggestionNotFound => {
+                ApiError::new(SuggestionNotFound, "no such suggestion")
+            }
+            StoreError::MembershipRequestNotFound => {
+                ApiError::new(MembershipRequestNotFound, "no such membership request")
+            }
+            StoreError::MembershipRequestNotPending(status) => ApiError::new(
+                MembershipRequestNotPending,
+                format!("the membership request is {}, not pending", status.as_str()),
+            ),
             StoreError::InvalidMetadata { field, message } => ApiError::field(field, message),
             StoreError::ResendTooSoon { retry_after_secs } => {
                 let mut err = ApiError::new(
@@ -321,6 +370,16 @@ impl From<StoreError> for ApiError {
                 err.retry_after = Some(retry_after_secs.max(1));
                 err
             }
+            StoreError::DomainNotFound
+            | StoreError::DomainExists
+            | StoreError::DomainQuotaExceeded
+            | StoreError::DomainTaken
+            | StoreError::DomainAlreadyVerified
+            | StoreError::DomainAddressMismatch
+            | StoreError::CodeRecentlySent { .. }
+            | StoreError::VerificationCodeMissing
+            | StoreError::VerificationCodeExpired
+            | StoreError::VerificationCodeInvalid { .. } => domain_error(err),
             StoreError::Database(ref db) if is_unavailable(db) => {
                 tracing::error!(error = %err, "database unavailable");
                 ApiError::new(DatabaseUnavailable, "the database is unavailable")
@@ -331,6 +390,51 @@ impl From<StoreError> for ApiError {
             ),
             other => ApiError::internal(&other),
         }
+    }
+}
+
+/// The problems of verified domains.
+fn domain_error(err: StoreError) -> ApiError {
+    use ErrorCode::*;
+    match err {
+        StoreError::DomainExists => {
+            ApiError::new(DomainExists, "the organization already has this domain")
+        }
+        StoreError::DomainQuotaExceeded => ApiError::new(
+            DomainQuotaExceeded,
+            "an organization may have at most 10 domains",
+        ),
+        // Neutral on purpose: it does not say which organization, or whether one did.
+        StoreError::DomainTaken => ApiError::new(
+            DomainTaken,
+            "this domain cannot be verified by this organization",
+        ),
+        StoreError::DomainAlreadyVerified => {
+            ApiError::new(DomainAlreadyVerified, "the domain is already verified")
+        }
+        StoreError::DomainAddressMismatch => ApiError::new(
+            DomainAddressMismatch,
+            "the e-mail address must be at the domain itself (not a subdomain)",
+        ),
+        StoreError::CodeRecentlySent { retry_after } => ApiError::rate_limited(retry_after),
+        StoreError::VerificationCodeMissing => ApiError::new(
+            VerificationCodeMissing,
+            "no verification code is pending (none was sent, it was used, or too many \
+             wrong attempts burned it): request a new one",
+        ),
+        StoreError::VerificationCodeExpired => ApiError::new(
+            VerificationCodeExpired,
+            "the verification code expired: request a new one",
+        ),
+        StoreError::VerificationCodeInvalid { remaining: 0 } => ApiError::new(
+            VerificationCodeInvalid,
+            "wrong code; no attempts remain: request a new one",
+        ),
+        StoreError::VerificationCodeInvalid { remaining } => ApiError::new(
+            VerificationCodeInvalid,
+            format!("wrong code; {remaining} attempt(s) remain"),
+        ),
+        _ => ApiError::new(DomainNotFound, "no such domain"),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod email;
+pub mod enrollment;
 pub mod error;
 pub mod http;
 pub mod import;

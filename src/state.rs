@@ -10,6 +10,7 @@ use crate::auth::signing_keys::KeyRing;
 use crate::auth::Authenticator;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::enrollment::Enrollment;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimits;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     /// The e-mail templates, built-in and overridden (checked when the state is made).
     pub templates: Arc<crate::email::Templates>,
+    /// Enrollment by verified domain when an identity is seen, with its caches.
+    pub enrollment: Arc<Enrollment>,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
         Ok(AppState {
             templates: Arc::new(templates),
             keys: Arc::new(keys),
+            enrollment: Arc::new(Enrollment::new(settings.default_role.clone())),
             store,
             auth: Arc::new(auth),
             identities: Arc::new(identities),

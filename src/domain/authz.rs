@@ -4,7 +4,8 @@ use uuid::Uuid;
 
 use super::caller::{ApiKeyScope, Caller};
 use super::role::{
-    has_permission, MEMBERSHIPS_MANAGE, MEMBERSHIPS_READ, PROFILE_DELETE, PROFILE_MANAGE,
+    has_permission, DOMAINS_MANAGE, DOMAINS_READ, MEMBERSHIPS_MANAGE, MEMBERSHIPS_READ,
+    PROFILE_DELETE, PROFILE_MANAGE,
 };
 
 /// Something a caller wants to do.
@@ -35,10 +36,18 @@ pub enum Action {
     ReadInvitations,
     /// Invite by e-mail, or revoke an invitation.
     ManageInvitations,
+    /// List an org's requests to join (from accepted domain suggestions).
+    ReadMembershipRequests,
+    /// Accept or reject a request to join.
+    ManageMembershipRequests,
     /// Read the role catalog.
     ReadRoles,
     /// Create, change or delete roles.
     ManageRoles,
+    /// List and read an org's domains (`org:sys_domains:read`, or `…:manage`).
+    ReadDomains,
+    /// Add, change, verify and delete an org's domains (`org:sys_domains:manage`).
+    ManageDomains,
     /// Read or write private metadata, or act on behalf of another identity.
     AdminOnly,
     /// See one's own memberships and invitations: only identities have any.
@@ -90,6 +99,8 @@ impl Action {
                 | Action::ListMembers
                 | Action::ReadMembership { .. }
                 | Action::ReadInvitations
+                | Action::ReadMembershipRequests
+                | Action::ReadDomains
                 | Action::ReadRoles
                 | Action::CheckPermissions { .. }
                 | Action::ReadAuditLog
@@ -231,6 +242,10 @@ fn authorize_action(
         {
             return Ok(())
         }
+        // Who may manage domains may also read them.
+        Action::ReadDomains if has_permission(permissions, DOMAINS_MANAGE) => return Ok(()),
+        Action::ReadDomains => DOMAINS_READ,
+        Action::ManageDomains => DOMAINS_MANAGE,
         Action::UpdateOrg => PROFILE_MANAGE,
         Action::DeleteOrg => PROFILE_DELETE,
         Action::ListMembers | Action::ReadMembership { .. } => MEMBERSHIPS_READ,
@@ -239,6 +254,8 @@ fn authorize_action(
         | Action::RemoveMember { .. }
         | Action::ReadInvitations
         | Action::ManageInvitations
+        | Action::ReadMembershipRequests
+        | Action::ManageMembershipRequests
         | Action::ReadAuditLog => MEMBERSHIPS_MANAGE,
         Action::CreateOrg
         | Action::ListAllOrgs

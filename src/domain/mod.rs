@@ -4,7 +4,9 @@
 pub mod authz;
 pub mod caller;
 pub mod claims;
+pub mod domains;
 pub mod email;
+pub mod enrollment;
 pub mod invitation;
 pub mod metadata;
 pub mod org;

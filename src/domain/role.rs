@@ -8,6 +8,10 @@ pub const PROFILE_DELETE: &str = "org:sys_profile:delete";
 pub const MEMBERSHIPS_READ: &str = "org:sys_memberships:read";
 /// May add, remove and change the role of members. An org must always keep one holder.
 pub const MEMBERSHIPS_MANAGE: &str = "org:sys_memberships:manage";
+/// May list an organization's domains.
+pub const DOMAINS_READ: &str = "org:sys_domains:read";
+/// May add, verify, change and delete an organization's domains.
+pub const DOMAINS_MANAGE: &str = "org:sys_domains:manage";
 
 /// Every system permission Clerk defines, so imported roles keep theirs.
 pub const SYSTEM_PERMISSIONS: &[&str] = &[
@@ -15,8 +19,8 @@ pub const SYSTEM_PERMISSIONS: &[&str] = &[
     PROFILE_DELETE,
     MEMBERSHIPS_READ,
     MEMBERSHIPS_MANAGE,
-    "org:sys_domains:read",
-    "org:sys_domains:manage",
+    DOMAINS_READ,
+    DOMAINS_MANAGE,
     "org:sys_billing:read",
     "org:sys_billing:manage",
     "org:sys_entconns:manage",

@@ -73,6 +73,7 @@ async fn active_org_get(
     caller: Caller,
 ) -> ApiResult<AppJson<ActiveOrgResponse>> {
     let session = session_of(&caller)?;
+    super::suggestions::seen(&state, &caller).await;
     let org = state
         .store
         .find_active_org(session, state.clock.now())
@@ -97,6 +98,7 @@ async fn active_org_set(
     AppJson(request): AppJson<SetActiveOrgRequest>,
 ) -> ApiResult<AppJson<ActiveOrgResponse>> {
     let session = session_of(&caller)?;
+    super::suggestions::seen(&state, &caller).await;
     let access = org_access(state.store.as_ref(), &caller, &request.org, Action::ReadOrg).await?;
     let org = access.org;
     state
@@ -122,6 +124,7 @@ async fn active_org_set(
 )]
 async fn active_org_clear(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
     let session = session_of(&caller)?;
+    super::suggestions::seen(&state, &caller).await;
     state.store.clear_active_org(session).await?;
     Ok(StatusCode::NO_CONTENT)
 }

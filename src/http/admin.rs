@@ -107,6 +107,7 @@ async fn import_clerk(
     let options = ImportOptions {
         dry_run: params.dry_run,
         now: state.clock.now(),
+        blocked_domains: state.settings.domains.block_list(),
     };
     let (mut sink, response, began) = streamed_report(params.dry_run);
     let store = state.store.clone();

@@ -147,20 +147,26 @@ const PROFILE_FIELDS: [(&str, &[&str]); 4] = [
     ("image_url", &["picture"]),
 ];
 
+/// Blanks the fields of one `public_user_data` drawn from traits `POLIS_IDENTITY_TRAITS`
+/// does not list.
+pub(super) fn blank_unlisted(profile: &mut serde_json::Map<String, Value>, listed: &[String]) {
+    for (field, traits) in PROFILE_FIELDS {
+        if !traits.iter().any(|t| listed.iter().any(|l| l == t)) {
+            profile.insert(field.to_owned(), Value::Null);
+            if field == "image_url" {
+                profile.insert("has_image".to_owned(), Value::Bool(false));
+            }
+        }
+    }
+}
+
 /// Blanks the `public_user_data` fields drawn from traits `POLIS_IDENTITY_TRAITS` does not
 /// list: the audit log shows members no more than member lists do.
 fn hide_unlisted_traits(value: &mut Value, listed: &[String]) {
     match value {
         Value::Object(map) => {
             if let Some(Value::Object(profile)) = map.get_mut("public_user_data") {
-                for (field, traits) in PROFILE_FIELDS {
-                    if !traits.iter().any(|t| listed.iter().any(|l| l == t)) {
-                        profile.insert(field.to_owned(), Value::Null);
-                        if field == "image_url" {
-                            profile.insert("has_image".to_owned(), Value::Bool(false));
-                        }
-                    }
-                }
+                blank_unlisted(profile, listed);
             }
             map.values_mut()
                 .for_each(|inner| hide_unlisted_traits(inner, listed));

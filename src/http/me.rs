@@ -1,7 +1,5 @@
 //! `/me`: the calling identity's own memberships.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
@@ -14,11 +12,12 @@ use super::invitations::{accept, InvitationResponse};
 use super::members::MembershipResponse;
 use super::openapi::PROBLEM_CONTENT_TYPE;
 use super::problems;
+use super::suggestions::seen;
 use super::{AppJson, AppPath, AppQuery, Page, PageParams};
 use crate::domain::{authorize, visibility, Action, Caller, Denied};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
 use crate::state::AppState;
-use crate::store::{Change, OrgSummary, RequestOrigin, Store, StoreError};
+use crate::store::{Change, OrgSummary, RequestOrigin, StoreError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -78,6 +77,7 @@ async fn me_invitations_list(
     let emails = verified_emails(&caller)?;
     let visibility = visibility(&caller);
     let page = params.to_request()?;
+    seen(&state, &caller).await;
     let rows = state
         .store
         .list_invitations_for(emails, page, state.clock.now())
@@ -113,6 +113,7 @@ async fn me_invitations_accept(
 ) -> ApiResult<(StatusCode, AppJson<MembershipResponse>)> {
     verified_emails(&caller)?;
     let id = invitation_id(&id)?;
+    seen(&state, &caller).await;
     match accept(&state, &caller, &origin, id).await {
         Ok(membership) => Ok((StatusCode::CREATED, AppJson(membership))),
         // Someone else's invitation is not the caller's to know about.
@@ -143,6 +144,7 @@ async fn me_invitations_decline(
 ) -> ApiResult<AppJson<InvitationResponse>> {
     let emails = verified_emails(&caller)?;
     let id = invitation_id(&id)?;
+    seen(&state, &caller).await;
     match state
         .store
         .decline_invitation(
@@ -190,7 +192,7 @@ pub struct MyMembershipResponse {
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []))
 )]
 async fn me_memberships_list(
-    State(store): State<Arc<dyn Store>>,
+    State(state): State<AppState>,
     caller: Caller,
     AppQuery(params): AppQuery<PageParams>,
 ) -> ApiResult<AppJson<Page<MyMembershipResponse>>> {
@@ -198,7 +200,8 @@ async fn me_memberships_list(
     let identity = caller.identity_id().unwrap_or_default();
     let visibility = visibility(&caller);
     let page = params.to_request()?;
-    let rows = store.list_memberships_of(identity, page).await?;
+    seen(&state, &caller).await;
+    let rows = state.store.list_memberships_of(identity, page).await?;
     Ok(AppJson(Page::from_rows(
         rows,
         page,

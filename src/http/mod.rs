@@ -5,6 +5,7 @@ mod active_org;
 mod admin;
 mod audit_log;
 mod authz_check;
+mod domains;
 mod extract;
 mod health;
 mod import_report;
@@ -12,6 +13,7 @@ mod invitations;
 mod json_shape;
 mod me;
 mod members;
+mod membership_requests;
 pub mod observe;
 mod openapi;
 mod org_tokens;
@@ -20,6 +22,7 @@ mod pagination;
 mod problems;
 pub mod prometheus;
 mod roles;
+mod suggestions;
 mod webhook_deliveries;
 mod webhooks;
 
@@ -56,6 +59,7 @@ pub use pagination::{Page, PageParams};
         (name = "orgs", description = "Organizations"),
         (name = "members", description = "Memberships of an organization"),
         (name = "invitations", description = "Invitations to join an organization"),
+        (name = "domains", description = "An organization's verified domains"),
         (name = "me", description = "The calling identity"),
         (name = "roles", description = "The instance-wide role catalog"),
         (name = "health", description = "Liveness, readiness and version"),
@@ -72,7 +76,10 @@ fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(orgs::router())
         .merge(members::router())
         .merge(invitations::router())
+        .merge(domains::router())
         .merge(me::router())
+        .merge(suggestions::router())
+        .merge(membership_requests::router())
         .merge(roles::router())
         .merge(health::router())
         .merge(admin::router())

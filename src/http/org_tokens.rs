@@ -107,6 +107,7 @@ async fn me_token_create(
     let Caller::Identity(identity) = &caller else {
         return Err(crate::domain::Denied::Forbidden.into());
     };
+    super::suggestions::seen(&state, &caller).await;
     let now = state.clock.now();
     let org = match request.org {
         Some(org) => Some(member_of(&state, &caller, identity.id, &org).await?),

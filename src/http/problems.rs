@@ -45,4 +45,7 @@ problem_responses! {
     InvalidMetadata = (422, "Not objects, or too large after merging");
     KratosUnavailable = (503, "Kratos unavailable");
     WebhookNotFound = (404, "No such webhook endpoint");
+    SuggestionNotFound = (404, "No such suggestion for the caller");
+    RequestNotFound = (404, "No such organization or membership request");
+    DomainNotFound = (404, "No such organization or domain");
 }

@@ -70,6 +70,32 @@ pub struct ClerkInvitation {
     pub updated_at: Option<i64>,
 }
 
+/// An `organization_domain`. `verified` is read from `affiliation_verification.status`
+/// (or its alias `verification.status`) being `verified`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClerkDomain {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub enrollment_mode: String,
+    pub verified: bool,
+    pub affiliation_email_address: Option<String>,
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
+}
+
+/// An `organization_membership_request`: a user asking to join.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClerkMembershipRequest {
+    pub id: String,
+    pub org_id: String,
+    pub user_id: String,
+    pub identifier: Option<String>,
+    pub status: String,
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClerkRole {
     pub key: String,
@@ -267,6 +293,58 @@ pub fn parse_invitation(value: &Value, path: &str) -> Result<ClerkInvitation, Sh
         public_metadata: o.metadata("public_metadata")?,
         private_metadata: o.metadata("private_metadata")?,
         expires_at: o.timestamp("expires_at")?,
+        created_at: o.timestamp("created_at")?,
+        updated_at: o.timestamp("updated_at")?,
+    })
+}
+
+/// The org an item names: `organization_id`, or `public_organization_data.id`.
+fn item_org_id(o: &Obj<'_>) -> Result<String, ShapeError> {
+    match o.opt_string("organization_id")? {
+        Some(id) => Ok(id),
+        None => match o.object("public_organization_data")? {
+            Some(org) => org.string("id"),
+            None => Err(ShapeError::new(o.at("organization_id"), "is required")),
+        },
+    }
+}
+
+pub fn parse_domain(value: &Value, path: &str) -> Result<ClerkDomain, ShapeError> {
+    let o = Obj::of(value, path)?;
+    let mut verified = false;
+    for name in ["affiliation_verification", "verification"] {
+        if let Some(verification) = o.object(name)? {
+            verified |= verification.opt_string("status")?.as_deref() == Some("verified");
+        }
+    }
+    Ok(ClerkDomain {
+        id: o.string("id")?,
+        org_id: item_org_id(&o)?,
+        name: o.string("name")?,
+        enrollment_mode: o
+            .opt_string("enrollment_mode")?
+            .unwrap_or_else(|| "manual_invitation".into()),
+        verified,
+        affiliation_email_address: o.opt_string("affiliation_email_address")?,
+        created_at: o.timestamp("created_at")?,
+        updated_at: o.timestamp("updated_at")?,
+    })
+}
+
+pub fn parse_membership_request(
+    value: &Value,
+    path: &str,
+) -> Result<ClerkMembershipRequest, ShapeError> {
+    let o = Obj::of(value, path)?;
+    let user = o
+        .object("public_user_data")?
+        .ok_or_else(|| ShapeError::new(o.at("public_user_data"), "is required"))?;
+    Ok(ClerkMembershipRequest {
+        id: o.string("id")?,
+        org_id: item_org_id(&o)?,
+        user_id: user.string("user_id")?,
+        identifier: user.opt_string("identifier")?,
+        status: o.opt_string("status")?.unwrap_or_else(|| "pending".into()),
         created_at: o.timestamp("created_at")?,
         updated_at: o.timestamp("updated_at")?,
     })

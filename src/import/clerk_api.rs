@@ -119,6 +119,8 @@ impl ClerkClient {
         let pending = [("status", "pending".to_owned())];
         self.per_org(&mut out, &orgs, "invitations", &pending, progress)
             .await?;
+        self.per_org(&mut out, &orgs, "domains", &[], progress)
+            .await?;
         write!(out, "],\"roles\":[")?;
         let mut first = true;
         let roles = self

@@ -1,6 +1,6 @@
 //! The first pass: reads the document once, checks every element's shape and that no
-//! id appears twice, keeps the small parts (orgs, roles, `user_map`,
-//! `slug_overrides`) in memory and
+//! id appears twice, keeps the small parts (orgs, roles, domains, membership requests,
+//! `user_map`, `slug_overrides`) in memory and
 //! spills memberships and invitations to disk. Nothing is written to Polis until this
 //! pass has read the whole document without error.
 
@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::clerk::{ClerkOrg, ClerkRole, ShapeError};
+use super::clerk::{ClerkDomain, ClerkMembershipRequest, ClerkOrg, ClerkRole, ShapeError};
 use super::document::{read_document, DocumentError, DocumentInfo, Element, SinkError, SinkResult};
 use super::spill::{Spill, SpillRow, Table};
 use super::ImportError;
@@ -29,6 +29,10 @@ pub struct Collected {
     pub info: DocumentInfo,
     pub memberships: u64,
     pub invitations: u64,
+    /// Clerk org id → its domains (at most a few per org).
+    pub domains: HashMap<String, Vec<ClerkDomain>>,
+    /// Clerk org id → its membership requests (a Clerk-side backlog; kept in memory).
+    pub requests: HashMap<String, Vec<ClerkMembershipRequest>>,
 }
 
 struct Collector {
@@ -101,6 +105,26 @@ impl Collector {
                 if self.memberships.len() >= BATCH {
                     self.flush(Table::Memberships)?;
                 }
+            }
+            Element::Domain(d) => {
+                if !self.item_ids.insert(digest("d", &d.id)) {
+                    return Err(duplicate(path));
+                }
+                self.kept
+                    .domains
+                    .entry(d.org_id.clone())
+                    .or_default()
+                    .push(d);
+            }
+            Element::MembershipRequest(r) => {
+                if !self.item_ids.insert(digest("r", &r.id)) {
+                    return Err(duplicate(path));
+                }
+                self.kept
+                    .requests
+                    .entry(r.org_id.clone())
+                    .or_default()
+                    .push(r);
             }
             Element::Invitation(i) => {
                 if !self.item_ids.insert(digest("i", &i.id)) {

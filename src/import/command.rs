@@ -78,6 +78,7 @@ pub async fn import_clerk(
     let options = ImportOptions {
         dry_run: args.dry_run,
         now: SystemClock.now(),
+        blocked_domains: settings.domains.block_list(),
     };
     let overrides = args.slug_overrides.into_iter().collect();
     let summary = super::run_with_overrides(

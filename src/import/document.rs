@@ -1,5 +1,6 @@
 //! Streams a Clerk export document (`{"organizations": [...], "memberships": [...],
-//! "invitations": [...], "roles": [...], "user_map": {...}}`) one element at a time,
+//! "invitations": [...], "domains": [...], "membership_requests": [...], "roles": [...],
+//! "user_map": {...}}`) one element at a time,
 //! so a million memberships never sit in memory together: each array element is
 //! parsed, checked and handed to a callback before the next is read.
 
@@ -12,13 +13,18 @@ use uuid::Uuid;
 
 use crate::domain::org::Slug;
 
-use super::clerk::{self, ClerkInvitation, ClerkMembership, ClerkOrg, ClerkRole, ShapeError};
+use super::clerk::{
+    self, ClerkDomain, ClerkInvitation, ClerkMembership, ClerkMembershipRequest, ClerkOrg,
+    ClerkRole, ShapeError,
+};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Element {
     Org(ClerkOrg),
     Membership(ClerkMembership),
     Invitation(ClerkInvitation),
+    Domain(ClerkDomain),
+    MembershipRequest(ClerkMembershipRequest),
     Role(ClerkRole),
     /// A Clerk user id and the Kratos identity it is known to be.
     UserMapping(String, Uuid),
@@ -59,6 +65,8 @@ enum Section {
     Organizations,
     Memberships,
     Invitations,
+    Domains,
+    MembershipRequests,
     Roles,
     UserMap,
     SlugOverrides,
@@ -70,6 +78,8 @@ impl Section {
             "organizations" => Section::Organizations,
             "memberships" => Section::Memberships,
             "invitations" => Section::Invitations,
+            "domains" => Section::Domains,
+            "membership_requests" | "membershipRequests" => Section::MembershipRequests,
             "roles" => Section::Roles,
             "user_map" | "userMap" => Section::UserMap,
             "slug_overrides" | "slugOverrides" => Section::SlugOverrides,
@@ -98,6 +108,10 @@ impl Ctx<'_> {
             Section::Organizations => clerk::parse_org(value, &path).map(Element::Org),
             Section::Memberships => clerk::parse_membership(value, &path).map(Element::Membership),
             Section::Invitations => clerk::parse_invitation(value, &path).map(Element::Invitation),
+            Section::Domains => clerk::parse_domain(value, &path).map(Element::Domain),
+            Section::MembershipRequests => {
+                clerk::parse_membership_request(value, &path).map(Element::MembershipRequest)
+            }
             Section::Roles => clerk::parse_role(value, &path).map(Element::Role),
             Section::UserMap | Section::SlugOverrides => {
                 unreachable!("map entries are not array elements")
@@ -166,7 +180,10 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object with organizations, memberships, invitations, roles, user_map")
+        f.write_str(
+            "an object with organizations, memberships, invitations, domains, \
+             membership_requests, roles, user_map",
+        )
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {

@@ -29,6 +29,7 @@ pub use identities::kratos_client;
 pub use report::{ImportReport, OrgReport, ReportSink, Tally};
 
 use crate::auth::kratos::{KratosClient, KratosUnavailable};
+use crate::domain::domains::BlockList;
 use crate::store::{OrgImport, RoleImport, Store, StoreError};
 use identities::Resolver;
 use plan::{plan_org, Mapping, OrgBundle, PlanContext};
@@ -47,12 +48,15 @@ pub enum ImportError {
     Internal(anyhow::Error),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ImportOptions {
     pub dry_run: bool,
     /// The moment of the run, from the application's clock: it stamps roles the
     /// import creates and rows Clerk gave no timestamps.
     pub now: DateTime<Utc>,
+    /// Domain names no org may have (`POLIS_BLOCKED_EMAIL_DOMAINS`): such imported
+    /// domains are skipped.
+    pub blocked_domains: BlockList,
 }
 
 /// Progress of a long run: orgs done out of the document's total.
@@ -99,6 +103,10 @@ struct Shared {
     slug_overrides: SlugOverrides,
     resolver: Resolver,
     known_roles: HashSet<String>,
+    blocked_domains: BlockList,
+    /// Clerk org id → its domains and membership requests.
+    domains: HashMap<String, Vec<clerk::ClerkDomain>>,
+    requests: HashMap<String, Vec<clerk::ClerkMembershipRequest>>,
     /// Roles a dry run must create inside each org's transaction (see [`crate::store::OrgImport`]).
     ensure_roles: Vec<RoleImport>,
     dry_run: bool,
@@ -146,19 +154,24 @@ pub async fn run_with_overrides<R: Read + Send + 'static>(
         .await
         .map_err(ImportError::Internal)?;
     let mut problems = orphan_problems(&spill).await?;
+    problems.extend(plan::enrollment::orphans(
+        &collected.domains,
+        &collected.requests,
+        &org_ids,
+    ));
     collected.slug_overrides.extend(overrides);
     problems.extend(unknown_override_problems(
         &collected.slug_overrides,
         &org_ids,
     ));
     let mut tally = Tally::default();
-    let catalog = roles::settle(store.as_ref(), &collected.roles, options).await?;
+    let catalog = roles::settle(store.as_ref(), &collected.roles, options.clone()).await?;
     for role in &catalog.reports {
         tally.summary.roles.add(role.status);
     }
     problems.extend(catalog.problems);
     let resolver = Resolver::new(collected.user_map, kratos);
-    if collected.memberships > 0 {
+    if collected.memberships > 0 || !collected.requests.is_empty() {
         resolver.prepare().await?;
     }
     let shared = Arc::new(Shared {
@@ -167,6 +180,9 @@ pub async fn run_with_overrides<R: Read + Send + 'static>(
         slug_overrides: collected.slug_overrides,
         resolver,
         known_roles: catalog.known,
+        blocked_domains: options.blocked_domains,
+        domains: collected.domains,
+        requests: collected.requests,
         ensure_roles: if options.dry_run {
             catalog.imports
         } else {
@@ -351,6 +367,8 @@ async fn plan_one(
             .invitations_of(&org.id)
             .await
             .map_err(spill_err)?,
+        domains: shared.domains.get(&org.id).cloned().unwrap_or_default(),
+        requests: shared.requests.get(&org.id).cloned().unwrap_or_default(),
         org,
     };
     let mapping = map_users(&shared.resolver, &bundle).await;
@@ -358,6 +376,7 @@ async fn plan_one(
     let context = PlanContext {
         mapping: mapping.as_ref().unwrap_or(&empty),
         known_roles: &shared.known_roles,
+        blocked: &shared.blocked_domains,
         now: shared.now,
     };
     let plan_result = plan_org(&bundle, &context);
@@ -420,6 +439,14 @@ async fn map_users(resolver: &Resolver, bundle: &OrgBundle) -> Result<Mapping, K
                 .resolve(&m.user_id, m.identifier.as_deref())
                 .await?;
             mapping.insert(m.user_id.clone(), found);
+        }
+    }
+    for r in &bundle.requests {
+        if !mapping.contains_key(&r.user_id) {
+            let found = resolver
+                .resolve(&r.user_id, r.identifier.as_deref())
+                .await?;
+            mapping.insert(r.user_id.clone(), found);
         }
     }
     let others = bundle.org.created_by.iter().chain(

@@ -8,10 +8,16 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::clerk::{from_millis, normalize_role_key, ClerkInvitation, ClerkMembership, ClerkOrg};
+pub mod enrollment;
+
+use super::clerk::{
+    from_millis, normalize_role_key, ClerkDomain, ClerkInvitation, ClerkMembership,
+    ClerkMembershipRequest, ClerkOrg,
+};
 use super::report::{
     ImportProblem, InvitationReport, MappedBy, MemberReport, OrgReport, ProblemCode,
 };
+use crate::domain::domains::BlockList;
 use crate::domain::invitation::kratos_lowercase;
 use crate::domain::org::{validate_name, Slug};
 use crate::domain::validation::{validate_http_url, validate_metadata};
@@ -25,6 +31,8 @@ pub struct OrgBundle {
     pub org: ClerkOrg,
     pub memberships: Vec<ClerkMembership>,
     pub invitations: Vec<ClerkInvitation>,
+    pub domains: Vec<ClerkDomain>,
+    pub requests: Vec<ClerkMembershipRequest>,
 }
 
 /// Clerk user id → the identity it maps to, for the users of one bundle.
@@ -35,6 +43,8 @@ pub type Mapping = HashMap<String, Option<(Uuid, MappedBy)>>;
 pub struct PlanContext<'a> {
     pub mapping: &'a Mapping,
     pub known_roles: &'a HashSet<String>,
+    /// Domain names no org may have.
+    pub blocked: &'a BlockList,
     pub now: DateTime<Utc>,
 }
 
@@ -47,6 +57,8 @@ pub struct OrgPlan {
     /// For each `import.members[i]`, its row in `report.memberships`.
     member_rows: Vec<usize>,
     invitation_rows: Vec<usize>,
+    /// For the domains and requests of `import`, their rows in the report.
+    enrollment: enrollment::Rows,
 }
 
 pub fn plan_org(bundle: &OrgBundle, ctx: &PlanContext<'_>) -> OrgPlan {
@@ -59,10 +71,14 @@ pub fn plan_org(bundle: &OrgBundle, ctx: &PlanContext<'_>) -> OrgPlan {
         status: RowStatus::Skipped,
         memberships: Vec::new(),
         invitations: Vec::new(),
+        domains: Vec::new(),
+        membership_requests: Vec::new(),
         problems: Vec::new(),
     };
     let (members, member_rows) = plan_members(bundle, ctx, &mut report, &mut problems);
     let (invitations, invitation_rows) = plan_invitations(bundle, ctx, &mut report, &mut problems);
+    let (domains, requests, enrollment) =
+        enrollment::plan(bundle, ctx, &members, &mut report, &mut problems);
     let created_by = org.created_by.as_ref().and_then(|user| {
         let mapped = ctx.mapping.get(user).copied().flatten().map(|(id, _)| id);
         if mapped.is_none() {
@@ -89,6 +105,7 @@ pub fn plan_org(bundle: &OrgBundle, ctx: &PlanContext<'_>) -> OrgPlan {
             report,
             member_rows: Vec::new(),
             invitation_rows: Vec::new(),
+            enrollment: enrollment::Rows::default(),
         };
     }
     let created_at = org.created_at.and_then(from_millis).unwrap_or(ctx.now);
@@ -105,6 +122,8 @@ pub fn plan_org(bundle: &OrgBundle, ctx: &PlanContext<'_>) -> OrgPlan {
         updated_at: org.updated_at.and_then(from_millis).unwrap_or(created_at),
         members,
         invitations,
+        domains,
+        requests,
         ensure_roles: Vec::new(),
     };
     OrgPlan {
@@ -112,6 +131,7 @@ pub fn plan_org(bundle: &OrgBundle, ctx: &PlanContext<'_>) -> OrgPlan {
         report,
         member_rows,
         invitation_rows,
+        enrollment,
     }
 }
 
@@ -159,6 +179,12 @@ fn skip_all(report: &mut OrgReport) {
     }
     for i in &mut report.invitations {
         i.status = RowStatus::Skipped;
+    }
+    for d in &mut report.domains {
+        d.status = RowStatus::Skipped;
+    }
+    for r in &mut report.membership_requests {
+        r.status = RowStatus::Skipped;
     }
 }
 
@@ -413,6 +439,7 @@ impl OrgPlan {
                 ));
             }
         }
+        self.enrollment.fill(report, applied);
         if !applied.has_admin {
             report.problems.push(ImportProblem::new(
                 ProblemCode::OrgWithoutAdmin,

@@ -47,6 +47,19 @@ pub enum ProblemCode {
     IdentityProviderUnavailable,
     /// Writing the org failed; nothing of it was written.
     ApplyFailed,
+    /// The org has this domain already (in the document or in Polis); skipped.
+    DuplicateDomain,
+    /// Beyond the 10 domains an org may have; skipped.
+    DomainQuotaExceeded,
+    /// Verified in Clerk, but another org of Polis has verified the name: imported
+    /// unverified.
+    DomainVerifiedElsewhere,
+    /// `enterprise_sso` (or an unknown mode): imported as `manual_invitation`.
+    UnsupportedEnrollmentMode,
+    /// Only pending membership requests are imported.
+    RequestNotPending,
+    /// The user is a member already, or has another pending request to the org; skipped.
+    DuplicateRequest,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -101,6 +114,27 @@ pub struct InvitationReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct DomainReport {
+    /// Clerk domain id (`orgdmn_…`).
+    pub clerk_id: String,
+    /// As imported: lower-case ASCII.
+    pub name: String,
+    pub verified: bool,
+    pub status: RowStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct MembershipRequestReport {
+    /// Clerk membership request id (`orgreq_…`).
+    pub clerk_id: String,
+    /// Clerk user id (`user_…`).
+    pub user_id: String,
+    #[schema(required = true)]
+    pub identity_id: Option<Uuid>,
+    pub status: RowStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct OrgReport {
     /// Clerk organization id (`org_…`).
     pub clerk_id: String,
@@ -112,6 +146,8 @@ pub struct OrgReport {
     pub status: RowStatus,
     pub memberships: Vec<MemberReport>,
     pub invitations: Vec<InvitationReport>,
+    pub domains: Vec<DomainReport>,
+    pub membership_requests: Vec<MembershipRequestReport>,
     pub problems: Vec<ImportProblem>,
 }
 
@@ -158,6 +194,8 @@ pub struct Summary {
     pub orgs: Counts,
     pub memberships: Counts,
     pub invitations: Counts,
+    pub domains: Counts,
+    pub membership_requests: Counts,
     pub roles: Counts,
     pub problems: u64,
 }
@@ -201,6 +239,12 @@ impl Tally {
         for i in &org.invitations {
             self.summary.invitations.add(i.status);
         }
+        for d in &org.domains {
+            self.summary.domains.add(d.status);
+        }
+        for r in &org.membership_requests {
+            self.summary.membership_requests.add(r.status);
+        }
         self.summary.problems += org.problems.len() as u64;
     }
 
@@ -215,7 +259,12 @@ impl Tally {
 
     pub fn changed(&self) -> bool {
         let s = &self.summary;
-        s.orgs.changed() || s.memberships.changed() || s.invitations.changed() || s.roles.changed()
+        s.orgs.changed()
+            || s.memberships.changed()
+            || s.invitations.changed()
+            || s.domains.changed()
+            || s.membership_requests.changed()
+            || s.roles.changed()
     }
 }
 

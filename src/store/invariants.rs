@@ -24,7 +24,8 @@ pub(super) async fn members_count(conn: &mut Conn, org: Uuid) -> StoreResult<i64
     )
 }
 
-/// Seats an org's cap counts: its members plus invitations still pending at `now`.
+/// Seats an org's cap counts: its members plus invitations still pending at `now`,
+/// except those a verified domain created (they take a seat only when accepted).
 pub(super) async fn seats_taken(
     conn: &mut Conn,
     org: Uuid,
@@ -33,7 +34,8 @@ pub(super) async fn seats_taken(
     let pending = live_pending(2);
     Ok(query(format!(
         "SELECT (SELECT COUNT(*) FROM org_membership WHERE org_id = $1) + \
-         (SELECT COUNT(*) FROM invitations i WHERE i.org_id = $1 AND {pending})"
+         (SELECT COUNT(*) FROM invitations i WHERE i.org_id = $1 AND i.domain_id IS NULL \
+         AND {pending})"
     ))
     .bind(org)
     .bind(now)

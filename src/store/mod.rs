@@ -11,7 +11,9 @@ mod active_orgs;
 mod api_keys;
 mod catalog;
 mod db;
+mod domains;
 mod emails;
+mod enrollment;
 mod events;
 mod guard;
 mod import;
@@ -32,6 +34,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::domain::enrollment::RequestStatus;
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::{Caller, Denied};
 use db::Db;
@@ -39,12 +42,15 @@ use db::Db;
 pub use access::AccessStore;
 pub use active_orgs::{ActiveOrgStore, SessionKey};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
+pub use domains::{Domain, DomainStore, NewDomain, VerificationRequest};
 pub use emails::{ClaimedEmail, EmailOutcome, EmailQueueCounts, EmailStore};
-pub use events::EventType;
+pub use enrollment::{Enrolled, EnrollmentStore, MembershipRequest, RequestWithOrg, Suggestion};
+pub use events::{public_user_data, EventType};
 pub use events::{AuditEntry, AuditQuery, AuditStore};
 pub use import::{
-    AppliedOrg, ImportStore, InvitationImport, MemberImport, OrgImport, OrgImportOutcome,
-    RoleImport, RowStatus,
+    AppliedDomain, AppliedOrg, AppliedRequest, DomainImport, DomainNote, ImportStore,
+    InvitationImport, MemberImport, OrgImport, OrgImportOutcome, RequestImport, RoleImport,
+    RowStatus,
 };
 pub use invitations::{Invitation, InvitationStore, NewInvitation};
 pub use members::{IdentityProfile, MemberFilter, MemberStore, Membership, MetadataPatch};
@@ -157,6 +163,33 @@ pub enum StoreError {
     ResendTooSoon { retry_after_secs: u64 },
     #[error("no verified address of the caller matches the invitation")]
     AddressNotVerified,
+    #[error("suggestion not found")]
+    SuggestionNotFound,
+    #[error("membership request not found")]
+    MembershipRequestNotFound,
+    #[error("the membership request is {0:?}, not pending")]
+    MembershipRequestNotPending(RequestStatus),
+    #[error("domain not found")]
+    DomainNotFound,
+    #[error("the organization already has this domain")]
+    DomainExists,
+    #[error("the organization has the most domains allowed")]
+    DomainQuotaExceeded,
+    /// Another org of the instance has verified this name.
+    #[error("the domain cannot be verified by this organization")]
+    DomainTaken,
+    #[error("the domain is already verified")]
+    DomainAlreadyVerified,
+    #[error("the address is not at the domain")]
+    DomainAddressMismatch,
+    #[error("a code was sent less than a minute ago")]
+    CodeRecentlySent { retry_after: u64 },
+    #[error("no verification code is live")]
+    VerificationCodeMissing,
+    #[error("the verification code expired")]
+    VerificationCodeExpired,
+    #[error("wrong verification code")]
+    VerificationCodeInvalid { remaining: i32 },
     #[error("Clerk id {0} already belongs to another organization's record")]
     ClerkIdConflict(String),
     /// Merged metadata that breaks a rule of `validate_metadata` (the message says which).
@@ -182,6 +215,8 @@ pub trait Store:
     + RoleStore
     + ApiKeyStore
     + InvitationStore
+    + EnrollmentStore
+    + DomainStore
     + ImportStore
     + SigningKeyStore
     + ActiveOrgStore
@@ -296,6 +331,10 @@ pub(crate) enum Unique {
     Membership,
     RoleKey,
     PendingInvitation,
+    /// One name per org.
+    OrgDomain,
+    /// A name is verified by at most one org.
+    VerifiedDomain,
 }
 
 impl Unique {
@@ -305,6 +344,8 @@ impl Unique {
             Unique::Membership => ("org_membership_pkey", "org_membership.identity_id"),
             Unique::RoleKey => ("roles_pkey", "roles.key"),
             Unique::PendingInvitation => ("invitations_pending_key", "invitations.org_id"),
+            Unique::OrgDomain => ("org_domains_org_name_key", "org_domains.org_id"),
+            Unique::VerifiedDomain => ("org_domains_verified_name_key", "failed: org_domains.name"),
         };
         let Some(db) = err.as_database_error() else {
             return false;

@@ -695,7 +695,14 @@ fn five_clerk_orgs() -> crate::support::clerk_double::ClerkData {
         let mut pending = invitation(&format!("orginv_{i}"), &id, "new@acme.test", "pending");
         pending.as_object_mut().unwrap().remove("organization_id");
         let revoked = invitation(&format!("orginv_{i}_r"), &id, "old@acme.test", "revoked");
-        data.invitations.insert(id, vec![pending, revoked]);
+        data.invitations.insert(id.clone(), vec![pending, revoked]);
+        // Listed per org, Clerk's domains name their org anyway.
+        let domain = json!({"object": "organization_domain", "id": format!("orgdmn_{i}"),
+            "organization_id": id, "name": format!("team-{i}.test"),
+            "enrollment_mode": "manual_invitation",
+            "verification": {"status": "verified", "strategy": "email_code"},
+            "created_at": T0, "updated_at": T0});
+        data.domains.insert(id, vec![domain]);
     }
     data.roles.push(
         json!({"object": "role", "id": "role_1", "key": "org:admin", "name": "Admin",
@@ -725,8 +732,9 @@ async fn from_clerk_api_with_rate_limit(backend: Backend) {
         started.elapsed() >= std::time::Duration::from_secs(1),
         "Retry-After was honoured"
     );
-    // 3 pages of orgs, 1 of memberships and of invitations per org, 1 of roles, + the 429.
-    assert_eq!(clerk.requests(), 3 + 5 + 5 + 1 + 1);
+    // 3 pages of orgs, 1 of memberships, of invitations and of domains per org, 1 of
+    // roles, + the 429.
+    assert_eq!(clerk.requests(), 3 + 5 + 5 + 5 + 1 + 1);
 
     let mut settings = polis::config::Settings::from_env();
     settings.kratos_admin_url = app.kratos.admin_url().parse().unwrap();
@@ -741,6 +749,7 @@ async fn from_clerk_api_with_rate_limit(backend: Backend) {
         polis::import::ImportOptions {
             dry_run: false,
             now: polis::clock::Clock::now(&polis::clock::SystemClock),
+            blocked_domains: Default::default(),
         },
         &mut sink,
         &|_| {},
@@ -754,6 +763,8 @@ async fn from_clerk_api_with_rate_limit(backend: Backend) {
         json!({"created": 5, "updated": 0, "unchanged": 0, "skipped": 5})
     );
     assert_eq!(report["summary"]["invitations"]["created"], 5);
+    assert_eq!(report["summary"]["domains"]["created"], 5);
+    assert_eq!(report["orgs"][0]["domains"][0]["verified"], true);
     assert_eq!(
         report["roles"],
         json!([{"key": "org:admin", "status": "updated"}])

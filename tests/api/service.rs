@@ -3,6 +3,8 @@
 
 mod claims;
 mod conformance;
+mod domains;
+mod enrollment;
 mod webhooks;
 
 use std::collections::{BTreeSet, HashSet};
@@ -372,11 +374,13 @@ async fn responses_match_the_document(backend: Backend) {
     members_changed(&mut probe, &org, &alice, &bob).await;
     metadata(&mut probe, &org, &alice).await;
     invitations_sent(&mut probe, &org, &alice).await;
+    domains::domains(&mut probe, &org, &alice).await;
     roles(&mut probe, &alice).await;
     audit_log(&mut probe, &org, &alice).await;
     clerk_import(&mut probe, &alice).await;
     claims::claims_and_checks(&mut probe, &org, &alice).await;
     webhooks::webhooks(&mut probe, &alice).await;
+    enrollment::domains_and_requests(&mut probe, &org, &alice).await;
     let a = Auth::Bearer(&alice.token);
     probe.expect(204, &a, &format!("DELETE /orgs/{org}")).await;
 

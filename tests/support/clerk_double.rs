@@ -1,6 +1,7 @@
 //! A test double of the slice of Clerk's Backend API the import pages (`clerk.md` §1.0):
 //! `GET /v1/organizations`, `/v1/organizations/{id}/memberships`,
-//! `/v1/organizations/{id}/invitations?status=…` and `/v1/organization_roles`, each
+//! `/v1/organizations/{id}/invitations?status=…`, `/v1/organizations/{id}/domains` and
+//! `/v1/organization_roles`, each
 //! answering `{data, total_count}` for `limit` (1–500, default 10) and `offset`, behind a
 //! bearer secret key, with 429 + `Retry-After` on demand.
 #![allow(dead_code)]
@@ -23,6 +24,8 @@ pub struct ClerkData {
     pub memberships: HashMap<String, Vec<Value>>,
     /// By org id, every status.
     pub invitations: HashMap<String, Vec<Value>>,
+    /// By org id.
+    pub domains: HashMap<String, Vec<Value>>,
     pub roles: Vec<Value>,
 }
 
@@ -129,6 +132,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         ["v1", "organization_roles"] => shared.data.roles.clone(),
         ["v1", "organizations", org, "memberships"] => {
             shared.data.memberships.get(*org).unwrap_or(&empty).clone()
+        }
+        ["v1", "organizations", org, "domains"] => {
+            shared.data.domains.get(*org).unwrap_or(&empty).clone()
         }
         ["v1", "organizations", org, "invitations"] => {
             let status = query.get("status");

@@ -44,6 +44,13 @@ export type Org = Schemas["OrgResponse"];
 export type Membership = Schemas["MembershipResponse"];
 export type MyMembership = Schemas["MyMembershipResponse"];
 export type Role = Schemas["RoleResponse"];
+/** An org a verified domain suggests to the caller (`GET /me/suggestions`). */
+export type Suggestion = Schemas["SuggestionResponse"];
+/** A request to join an org, made by accepting a suggestion. */
+export type MembershipRequest = Schemas["MembershipRequestResponse"];
+/** A verified domain of an organization (`/orgs/{org}/domains`). */
+export type Domain = Schemas["DomainResponse"];
+export type EnrollmentMode = Schemas["EnrollmentMode"];
 
 /** The prefix of every Polis API key. */
 export const API_KEY_PREFIX = "polis_";

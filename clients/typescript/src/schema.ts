@@ -348,6 +348,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/me/membership-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's requests to join organizations, in every status. */
+        get: operations["listMyMembershipRequests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/me/memberships": {
         parameters: {
             query?: never;
@@ -359,6 +376,48 @@ export interface paths {
         get: operations["listMyMemberships"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/suggestions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Organizations suggested to the caller because one of its verified e-mail addresses is
+         *     at a domain the organization verified in `automatic_suggestion` mode. A suggestion
+         *     disappears when the domain leaves that mode, is unverified or deleted, and once the
+         *     caller is a member.
+         */
+        get: operations["listMySuggestions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/me/suggestions/{id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask to join a suggested organization: a pending membership request is made, for its
+         *     managers to accept or reject. Accepting an accepted suggestion again changes nothing.
+         */
+        post: operations["acceptMySuggestion"];
         delete?: never;
         options?: never;
         head?: never;
@@ -440,6 +499,93 @@ export interface paths {
         get: operations["getOrgAuditLog"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/domains": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List an organization's domains. Needs `org:sys_domains:read` (or `…:manage`). */
+        get: operations["listDomains"];
+        put?: never;
+        /**
+         * Add a domain. Needs `org:sys_domains:manage`. Verified at once when an admin API key
+         *     adds it (strategy `admin`) or the caller has a verified address at it (strategy
+         *     `verified_address`); otherwise verify it with a code.
+         */
+        post: operations["createDomain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/domains/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read one domain of the organization. */
+        get: operations["getDomain"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a domain; the invitations and suggestions it made that are still pending are
+         *     withdrawn. Needs `org:sys_domains:manage`.
+         */
+        delete: operations["deleteDomain"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a domain's enrollment mode; `delete_pending` also withdraws the invitations
+         *     and suggestions it made that are still pending. Needs `org:sys_domains:manage`.
+         */
+        patch: operations["updateDomain"];
+        trace?: never;
+    };
+    "/orgs/{org}/domains/{id}/verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a 6-digit code to an address at the domain, valid 10 minutes; at most one code
+         *     a minute per domain. A new code replaces the last one. Needs `org:sys_domains:manage`.
+         */
+        post: operations["prepareDomainVerification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/domains/{id}/verification/attempt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enter the code. Five wrong codes burn it; it expires after 10 minutes and works once.
+         *     Needs `org:sys_domains:manage`.
+         */
+        post: operations["attemptDomainVerification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -607,6 +753,68 @@ export interface paths {
         patch: operations["updateMemberMetadata"];
         trace?: never;
     };
+    "/orgs/{org}/membership-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List an organization's requests to join, ordered by id. Needs
+         *     `org:sys_memberships:manage`.
+         */
+        get: operations["listMembershipRequests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/membership-requests/{id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept a pending request: the requester becomes a member with the default role
+         *     (`POLIS_DEFAULT_ROLE`), counting toward `max_allowed_memberships`. Needs
+         *     `org:sys_memberships:manage`. Of two concurrent accepts one succeeds; the other gets
+         *     409 `membership_request_not_pending`.
+         */
+        post: operations["acceptMembershipRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/membership-requests/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject a pending request. Needs `org:sys_memberships:manage`. The requester is not
+         *     suggested the organization again.
+         */
+        post: operations["rejectMembershipRequest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orgs/{org}/metadata": {
         parameters: {
             query?: never;
@@ -706,6 +914,10 @@ export interface components {
             identity_id: string;
             /** @description Role key; the configured default role (`org:member`) when absent. */
             role?: string | null;
+        };
+        AttemptVerificationRequest: {
+            /** @description The 6-digit code from the e-mail. */
+            code: string;
         };
         /** @description Who made a change. */
         AuditActor: {
@@ -828,6 +1040,14 @@ export interface components {
             /** Format: int64 */
             updated: number;
         };
+        CreateDomainRequest: {
+            enrollment_mode?: null | components["schemas"]["EnrollmentMode"];
+            /**
+             * @description A domain name such as `acme.com` (IDNA accepted); not an IP address, a wildcard,
+             *     a single label or a common mail provider.
+             */
+            name: string;
+        };
         CreateInvitationRequest: {
             email_address: string;
             /**
@@ -909,6 +1129,12 @@ export interface components {
             /** @description `whsec_` and the base64 of 32 random bytes (Standard Webhooks / Svix format). */
             secret: string;
         };
+        /** @description Polis's `DeletedObject`. */
+        DeletedDomain: {
+            deleted: boolean;
+            /** Format: uuid */
+            id: string;
+        };
         /** @description One delivery attempt. */
         DeliveryAttemptResponse: {
             /**
@@ -942,11 +1168,69 @@ export interface components {
              */
             status_code: number | null;
         };
+        DomainReport: {
+            /** @description Clerk domain id (`orgdmn_…`). */
+            clerk_id: string;
+            /** @description As imported: lower-case ASCII. */
+            name: string;
+            status: components["schemas"]["RowStatus"];
+            verified: boolean;
+        };
+        /** @description A domain of an organization. */
+        DomainResponse: {
+            /** @description Where the last verification code was sent. */
+            affiliation_email_address: string | null;
+            /** Format: date-time */
+            created_at: string;
+            enrollment_mode: components["schemas"]["EnrollmentMode"];
+            /** Format: uuid */
+            id: string;
+            /** @description Lower-case ASCII (IDNA): `bücher.example` reads `xn--bcher-kva.example`. */
+            name: string;
+            /** Format: uuid */
+            org_id: string;
+            /**
+             * Format: int64
+             * @description Pending invitations this domain made (`automatic_invitation`).
+             */
+            total_pending_invitations: number;
+            /**
+             * Format: int64
+             * @description Pending suggestions this domain made (`automatic_suggestion`).
+             */
+            total_pending_suggestions: number;
+            /** Format: date-time */
+            updated_at: string;
+            verification: components["schemas"]["DomainVerification"];
+            verified: boolean;
+        };
+        /** @description Where a domain's affiliation verification stands. */
+        DomainVerification: {
+            /**
+             * Format: int32
+             * @description Wrong codes entered against the last code (5 burn it).
+             */
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description When the last code expires (or expired).
+             */
+            expires_at: string | null;
+            status: components["schemas"]["VerificationStatus"];
+            strategy: null | components["schemas"]["VerificationStrategy"];
+            /** Format: date-time */
+            verified_at: string | null;
+        };
+        /**
+         * @description What a verified domain does for identities with a verified address at it.
+         * @enum {string}
+         */
+        EnrollmentMode: "manual_invitation" | "automatic_invitation" | "automatic_suggestion";
         /**
          * @description Stable, machine-readable problem codes. Clients branch on these, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "invalid_json" | "unsupported_media_type" | "payload_too_large" | "validation_failed" | "unauthenticated" | "forbidden" | "origin_not_allowed" | "aal_required" | "identity_provider_unavailable" | "org_not_found" | "member_not_found" | "role_not_found" | "route_not_found" | "method_not_allowed" | "slug_taken" | "already_member" | "unknown_role" | "identity_not_found" | "membership_quota_exceeded" | "last_admin" | "role_in_use" | "role_exists" | "invitation_not_found" | "invitation_exists" | "invitation_not_pending" | "invitation_email_mismatch" | "role_not_grantable" | "direct_add_disabled" | "database_unavailable" | "rate_limited" | "internal_error" | "insufficient_scope" | "webhook_not_found" | "event_not_found" | "email_not_configured" | "resend_too_soon";
+        ErrorCode: "invalid_json" | "unsupported_media_type" | "payload_too_large" | "validation_failed" | "unauthenticated" | "forbidden" | "origin_not_allowed" | "aal_required" | "identity_provider_unavailable" | "org_not_found" | "member_not_found" | "role_not_found" | "route_not_found" | "method_not_allowed" | "slug_taken" | "already_member" | "unknown_role" | "identity_not_found" | "membership_quota_exceeded" | "last_admin" | "role_in_use" | "role_exists" | "invitation_not_found" | "invitation_exists" | "invitation_not_pending" | "invitation_email_mismatch" | "role_not_grantable" | "direct_add_disabled" | "database_unavailable" | "rate_limited" | "internal_error" | "insufficient_scope" | "webhook_not_found" | "event_not_found" | "email_not_configured" | "resend_too_soon" | "suggestion_not_found" | "membership_request_not_found" | "membership_request_not_pending" | "domain_not_found" | "domain_exists" | "domain_quota_exceeded" | "domain_taken" | "domain_already_verified" | "domain_blocked" | "domain_address_mismatch" | "verification_code_missing" | "verification_code_expired" | "verification_code_invalid";
         /** @description One invalid field of a request. */
         FieldError: {
             /** @description The field's name (dotted for nested fields). */
@@ -1073,6 +1357,30 @@ export interface components {
             /** @description Clerk user id (`user_…`). */
             user_id: string;
         };
+        MembershipRequestReport: {
+            /** @description Clerk membership request id (`orgreq_…`). */
+            clerk_id: string;
+            /** Format: uuid */
+            identity_id: string | null;
+            status: components["schemas"]["RowStatus"];
+            /** @description Clerk user id (`user_…`). */
+            user_id: string;
+        };
+        /** @description A request to join an organization (Clerk's `organization_membership_request`). */
+        MembershipRequestResponse: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description `organization_membership_request`. */
+            object: string;
+            /** Format: uuid */
+            organization_id: string;
+            public_user_data: components["schemas"]["PublicUserData"];
+            status: components["schemas"]["RequestStatus"];
+            /** Format: date-time */
+            updated_at: string;
+        };
         /** @description One identity's membership of one organization. */
         MembershipResponse: {
             /** Format: date-time */
@@ -1102,6 +1410,10 @@ export interface components {
         MyInvitationResponse: components["schemas"]["InvitationResponse"] & {
             org: components["schemas"]["OrgSummaryResponse"];
         };
+        /** @description One of the caller's requests to join, with the organization it is for. */
+        MyMembershipRequestResponse: components["schemas"]["MembershipRequestResponse"] & {
+            public_organization_data: components["schemas"]["PublicOrganizationData"];
+        };
         /** @description A membership of the caller, with the organization it is in. */
         MyMembershipResponse: components["schemas"]["MembershipResponse"] & {
             org: components["schemas"]["OrgSummaryResponse"];
@@ -1109,12 +1421,14 @@ export interface components {
         OrgReport: {
             /** @description Clerk organization id (`org_…`). */
             clerk_id: string;
+            domains: components["schemas"]["DomainReport"][];
             /**
              * Format: uuid
              * @description The Polis org id; `null` when skipped, or created by a dry run.
              */
             id: string | null;
             invitations: components["schemas"]["InvitationReport"][];
+            membership_requests: components["schemas"]["MembershipRequestReport"][];
             memberships: components["schemas"]["MemberReport"][];
             problems: components["schemas"]["ImportProblem"][];
             slug: string | null;
@@ -1193,8 +1507,20 @@ export interface components {
             next_page_token: string | null;
         };
         /** @description One page of a list. */
+        Page_DomainResponse: {
+            data: components["schemas"]["DomainResponse"][];
+            /** @description Pass as `page_token` for the next page; `null` on the last page. */
+            next_page_token: string | null;
+        };
+        /** @description One page of a list. */
         Page_InvitationResponse: {
             data: components["schemas"]["InvitationResponse"][];
+            /** @description Pass as `page_token` for the next page; `null` on the last page. */
+            next_page_token: string | null;
+        };
+        /** @description One page of a list. */
+        Page_MembershipRequestResponse: {
+            data: components["schemas"]["MembershipRequestResponse"][];
             /** @description Pass as `page_token` for the next page; `null` on the last page. */
             next_page_token: string | null;
         };
@@ -1211,6 +1537,12 @@ export interface components {
             next_page_token: string | null;
         };
         /** @description One page of a list. */
+        Page_MyMembershipRequestResponse: {
+            data: components["schemas"]["MyMembershipRequestResponse"][];
+            /** @description Pass as `page_token` for the next page; `null` on the last page. */
+            next_page_token: string | null;
+        };
+        /** @description One page of a list. */
         Page_MyMembershipResponse: {
             data: components["schemas"]["MyMembershipResponse"][];
             /** @description Pass as `page_token` for the next page; `null` on the last page. */
@@ -1223,10 +1555,22 @@ export interface components {
             next_page_token: string | null;
         };
         /** @description One page of a list. */
+        Page_SuggestionResponse: {
+            data: components["schemas"]["SuggestionResponse"][];
+            /** @description Pass as `page_token` for the next page; `null` on the last page. */
+            next_page_token: string | null;
+        };
+        /** @description One page of a list. */
         Page_WebhookEndpointResponse: {
             data: components["schemas"]["WebhookEndpointResponse"][];
             /** @description Pass as `page_token` for the next page; `null` on the last page. */
             next_page_token: string | null;
+        };
+        PrepareVerificationRequest: {
+            /** @description An address at the domain itself (not a subdomain); the code is sent there. */
+            email: string;
+            /** @description The e-mail's language, a BCP-47 tag such as `de`; English when absent. */
+            locale?: string | null;
         };
         /** @description An RFC 9457 problem document, served as `application/problem+json`. */
         Problem: {
@@ -1248,7 +1592,30 @@ export interface components {
          * @description Why something was skipped or needs a look.
          * @enum {string}
          */
-        ProblemCode: "unmapped_user" | "unknown_role" | "slug_conflict" | "invalid_field" | "org_without_admin" | "duplicate_member" | "duplicate_invitation" | "invitation_not_pending" | "unknown_organization" | "identity_provider_unavailable" | "apply_failed";
+        ProblemCode: "unmapped_user" | "unknown_role" | "slug_conflict" | "invalid_field" | "org_without_admin" | "duplicate_member" | "duplicate_invitation" | "invitation_not_pending" | "unknown_organization" | "identity_provider_unavailable" | "apply_failed" | "duplicate_domain" | "domain_quota_exceeded" | "domain_verified_elsewhere" | "unsupported_enrollment_mode" | "request_not_pending" | "duplicate_request";
+        /** @description An organization's public fields: never its metadata or members. */
+        PublicOrganizationData: {
+            has_image: boolean;
+            /** Format: uuid */
+            id: string;
+            image_url: string | null;
+            name: string;
+            slug: string;
+        };
+        /**
+         * @description What an org's managers see of a requester: the traits `POLIS_IDENTITY_TRAITS` lists,
+         *     as Polis last saw them (`null` fields otherwise).
+         */
+        PublicUserData: {
+            first_name: string | null;
+            has_image: boolean;
+            /** @description The e-mail address. */
+            identifier: string | null;
+            image_url: string | null;
+            last_name: string | null;
+            /** Format: uuid */
+            user_id: string;
+        };
         /** @description What to deliver again: one event, or every failed delivery since a time. */
         ReplayRequest: {
             /**
@@ -1270,6 +1637,11 @@ export interface components {
              */
             queued: number;
         };
+        /**
+         * @description A membership request's state.
+         * @enum {string}
+         */
+        RequestStatus: "pending" | "accepted" | "rejected" | "withdrawn";
         RoleList: {
             data: components["schemas"]["RoleResponse"][];
         };
@@ -1307,8 +1679,32 @@ export interface components {
             /** @description The org's UUID, slug or Clerk id (`org_…`); the caller must be a member. */
             org: string;
         };
+        /**
+         * @description An organization suggested to the caller by a verified domain in
+         *     `automatic_suggestion` mode (Clerk's `organization_suggestion`).
+         */
+        SuggestionResponse: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            /** @description `organization_suggestion`. */
+            object: string;
+            public_organization_data: components["schemas"]["PublicOrganizationData"];
+            /** @description `pending`, or `accepted` once the caller asked to join. */
+            status: components["schemas"]["SuggestionStatus"];
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description A suggestion's state. `withdrawn` (by the domain's `delete_pending`) is never shown.
+         * @enum {string}
+         */
+        SuggestionStatus: "pending" | "accepted" | "withdrawn";
         Summary: {
+            domains: components["schemas"]["Counts"];
             invitations: components["schemas"]["Counts"];
+            membership_requests: components["schemas"]["Counts"];
             memberships: components["schemas"]["Counts"];
             orgs: components["schemas"]["Counts"];
             /** Format: int64 */
@@ -1321,6 +1717,11 @@ export interface components {
              * @description The `test` event queued for this endpoint alone (`webhook-id` `msg_<event_id>`).
              */
             event_id: string;
+        };
+        UpdateDomainRequest: {
+            /** @description Also withdraw the pending invitations and suggestions this domain made. */
+            delete_pending?: boolean;
+            enrollment_mode?: null | components["schemas"]["EnrollmentMode"];
         };
         UpdateMemberRequest: {
             role: string;
@@ -1356,6 +1757,16 @@ export interface components {
             event_types?: string[] | null;
             url?: string | null;
         };
+        /**
+         * @description Where a domain's affiliation verification stands (Clerk's statuses).
+         * @enum {string}
+         */
+        VerificationStatus: "unverified" | "verified" | "failed" | "expired";
+        /**
+         * @description How a domain became verified.
+         * @enum {string}
+         */
+        VerificationStrategy: "email_code" | "verified_address" | "import" | "admin";
         Version: {
             version: string;
         };
@@ -2736,6 +3147,61 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listMyMembershipRequests: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1–500 (default 50). */
+                page_size?: number;
+                /** @description The `next_page_token` of the previous page. */
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the caller's requests */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_MyMembershipRequestResponse"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description API keys have no requests */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     listMyMemberships: {
         parameters: {
             query?: {
@@ -2786,6 +3252,124 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listMySuggestions: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1–500 (default 50). */
+                page_size?: number;
+                /** @description The `next_page_token` of the previous page. */
+                page_token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of suggestions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SuggestionResponse"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description API keys have no suggestions */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    acceptMySuggestion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Suggestion id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The accepted suggestion */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestionResponse"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description API keys cannot accept */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such suggestion for the caller */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already a member */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
@@ -3263,6 +3847,502 @@ export interface operations {
                 };
             };
             /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listDomains: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1–500 (default 50). */
+                page_size?: number;
+                /** @description The `next_page_token` of the previous page. */
+                page_token?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of domains */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_DomainResponse"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateDomainRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainResponse"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The org has this domain or ten domains, or (verifying at once) the domain cannot be verified by this org */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid name, or a common mail provider */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+                /** @description Domain id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The domain */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainResponse"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization or domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+                /** @description Domain id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletedDomain"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization or domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+                /** @description Domain id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateDomainRequest"];
+            };
+        };
+        responses: {
+            /** @description The changed domain */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainResponse"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization or domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Invalid fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    prepareDomainVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+                /** @description Domain id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PrepareVerificationRequest"];
+            };
+        };
+        responses: {
+            /** @description The code is on its way */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainResponse"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization or domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already verified, or e-mail is not configured */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description The address is not at the domain */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A code was sent less than a minute ago (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    attemptDomainVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+                /** @description Domain id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AttemptVerificationRequest"];
+            };
+        };
+        responses: {
+            /** @description Verified */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainResponse"];
+                };
+            };
+            400: components["responses"]["InvalidJson"];
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization or domain */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No code is pending, or the domain cannot be verified by this org */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            /** @description Wrong or expired code */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4144,6 +5224,203 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listMembershipRequests: {
+        parameters: {
+            query?: {
+                /** @description Only requests in this status; every status when absent. */
+                status?: components["schemas"]["RequestStatus"];
+                page_size?: number;
+                page_token?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of requests */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_MembershipRequestResponse"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Invalid parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    acceptMembershipRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+                /** @description Membership request id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The accepted request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipRequestResponse"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization or membership request */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not pending, already a member, or the membership cap is reached */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    rejectMembershipRequest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+                /** @description Membership request id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The rejected request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembershipRequestResponse"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization or membership request */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not pending */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];

@@ -63,6 +63,24 @@ fn members_need_the_permission() {
 }
 
 #[test]
+fn membership_requests_are_for_managers() {
+    let me = identity(Uuid::now_v7());
+    let member = perms(&[MEMBERSHIPS_READ]);
+    let manager = perms(&[MEMBERSHIPS_MANAGE]);
+    for action in [
+        Action::ReadMembershipRequests,
+        Action::ManageMembershipRequests,
+    ] {
+        assert_eq!(authorize(&me, action, Some(&manager)), Ok(()));
+        assert_eq!(
+            authorize(&me, action, Some(&member)),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(authorize(&me, action, None), Err(Denied::Hidden));
+    }
+}
+
+#[test]
 fn members_may_leave_and_read_themselves() {
     let id = Uuid::now_v7();
     let me = identity(id);
@@ -297,5 +315,41 @@ fn only_admin_keys_manage_webhooks() {
             Some(&admin)
         ),
         Err(Denied::Forbidden)
+    );
+}
+
+#[test]
+fn domains_need_their_system_permissions() {
+    let me = identity(Uuid::now_v7());
+    let reader = perms(&["org:sys_domains:read"]);
+    let manager = perms(&["org:sys_domains:manage"]);
+    let member = perms(&["org:sys_memberships:read"]);
+    assert_eq!(authorize(&me, Action::ReadDomains, Some(&reader)), Ok(()));
+    assert_eq!(authorize(&me, Action::ReadDomains, Some(&manager)), Ok(()));
+    assert_eq!(
+        authorize(&me, Action::ReadDomains, Some(&member)),
+        Err(Denied::Forbidden)
+    );
+    assert_eq!(
+        authorize(&me, Action::ManageDomains, Some(&reader)),
+        Err(Denied::Forbidden)
+    );
+    assert_eq!(
+        authorize(&me, Action::ManageDomains, Some(&manager)),
+        Ok(())
+    );
+    assert_eq!(
+        authorize(&me, Action::ReadDomains, None),
+        Err(Denied::Hidden)
+    );
+    let read_key = key(ApiKeyScope::Read);
+    assert_eq!(authorize(&read_key, Action::ReadDomains, None), Ok(()));
+    assert_eq!(
+        authorize(&read_key, Action::ManageDomains, None),
+        Err(Denied::Forbidden)
+    );
+    assert_eq!(
+        authorize(&key(ApiKeyScope::Admin), Action::ManageDomains, None),
+        Ok(())
     );
 }

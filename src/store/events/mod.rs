@@ -13,13 +13,17 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 pub use audit::{AuditEntry, AuditQuery, AuditStore};
-pub(super) use payloads::{deleted, invitation, membership, organization, role, EventContext};
+pub use payloads::public_user_data;
+pub(super) use payloads::{
+    deleted, domain, invitation, membership, membership_request, organization, role, EventContext,
+};
 
 use super::db::{query, Conn};
 use super::{Change, RequestOrigin, StoreResult};
 use crate::domain::Caller;
 
-/// The event types, by Clerk's names (`organizationInvitation.declined` is Polis's own).
+/// The event types, by Clerk's names (`organizationInvitation.declined` and the
+/// `organizationMembershipRequest.*` types are Polis's own: Clerk has no webhook for them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
     OrganizationCreated,
@@ -35,11 +39,17 @@ pub enum EventType {
     RoleCreated,
     RoleUpdated,
     RoleDeleted,
+    MembershipRequestCreated,
+    MembershipRequestAccepted,
+    MembershipRequestRejected,
+    DomainCreated,
+    DomainUpdated,
+    DomainDeleted,
 }
 
 impl EventType {
     /// Every type, for checking webhook endpoints' type filters.
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 19] = [
         EventType::OrganizationCreated,
         EventType::OrganizationUpdated,
         EventType::OrganizationDeleted,
@@ -53,6 +63,12 @@ impl EventType {
         EventType::RoleCreated,
         EventType::RoleUpdated,
         EventType::RoleDeleted,
+        EventType::MembershipRequestCreated,
+        EventType::MembershipRequestAccepted,
+        EventType::MembershipRequestRejected,
+        EventType::DomainCreated,
+        EventType::DomainUpdated,
+        EventType::DomainDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +86,12 @@ impl EventType {
             EventType::RoleCreated => "role.created",
             EventType::RoleUpdated => "role.updated",
             EventType::RoleDeleted => "role.deleted",
+            EventType::MembershipRequestCreated => "organizationMembershipRequest.created",
+            EventType::MembershipRequestAccepted => "organizationMembershipRequest.accepted",
+            EventType::MembershipRequestRejected => "organizationMembershipRequest.rejected",
+            EventType::DomainCreated => "organizationDomain.created",
+            EventType::DomainUpdated => "organizationDomain.updated",
+            EventType::DomainDeleted => "organizationDomain.deleted",
         }
     }
 }

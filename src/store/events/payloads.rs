@@ -9,7 +9,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::super::db::{query, Conn};
-use super::super::{Invitation, Membership, Org, Role, StoreResult};
+use super::super::{Domain, Invitation, Membership, MembershipRequest, Org, Role, StoreResult};
 
 fn ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
@@ -82,6 +82,51 @@ pub fn invitation(invitation: &Invitation) -> Value {
     object
 }
 
+/// `organization_membership_request` (Clerk's FAPI shape), with the requester's public
+/// data as Polis last saw it.
+pub fn membership_request(request: &MembershipRequest, traits: &Value) -> Value {
+    json!({
+        "object": "organization_membership_request",
+        "id": request.id,
+        "organization_id": request.org_id,
+        "status": request.status,
+        "public_user_data": public_user_data(request.identity_id, traits),
+        "created_at": ms(request.created_at),
+        "updated_at": ms(request.updated_at),
+    })
+}
+
+/// `organization_domain`, with Clerk's affiliation verification (and its deprecated
+/// alias `verification`); Polis has no DNS ownership verification (`null`).
+pub fn domain(domain: &Domain) -> Value {
+    let strategy = match domain.verification_strategy {
+        Some(strategy) => Some(strategy.as_str()),
+        None => domain.code_sent_at.map(|_| "email_code"),
+    };
+    let verification = json!({
+        "status": domain.verification_status,
+        "strategy": strategy,
+        "attempts": domain.code_sent_at.map(|_| domain.code_attempts),
+        "expire_at": domain.code_expires_at.map(ms),
+        "verified_at": domain.verified_at.map(ms),
+    });
+    json!({
+        "object": "organization_domain",
+        "id": domain.id,
+        "organization_id": domain.org_id,
+        "name": domain.name,
+        "enrollment_mode": domain.enrollment_mode,
+        "affiliation_email_address": domain.affiliation_email_address,
+        "affiliation_verification": verification,
+        "ownership_verification": null,
+        "verification": verification,
+        "total_pending_invitations": domain.total_pending_invitations,
+        "total_pending_suggestions": domain.total_pending_suggestions,
+        "created_at": ms(domain.created_at),
+        "updated_at": ms(domain.updated_at),
+    })
+}
+
 /// `role`: Clerk identifies roles by id; a Polis role's id is its key.
 pub fn role(role: &Role) -> Value {
     let permissions: Vec<Value> = role
@@ -101,7 +146,8 @@ pub fn role(role: &Role) -> Value {
     })
 }
 
-fn public_user_data(identity: Uuid, traits: &Value) -> Value {
+/// Clerk's `public_user_data` of an identity, drawn from its traits.
+pub fn public_user_data(identity: Uuid, traits: &Value) -> Value {
     let text = |key: &str| traits.get(key).and_then(Value::as_str).map(str::to_owned);
     let name_part = |key: &str| {
         traits

@@ -1,5 +1,6 @@
-//! The statements of the Clerk import: role upserts, then per org (under a savepoint)
-//! the org row, its members in multi-row statements and its invitations.
+//! The statements of the Clerk import: per org (under a savepoint) the org row, its
+//! members in multi-row statements, its invitations, domains and membership requests
+//! (`enrollment.rs`); the role upserts are in `roles.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -9,64 +10,19 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::enrollment::{import_domains, import_requests};
 use super::events::{batch_events, Written};
+use super::roles::{ensure_role, role_import_event};
 use super::{
     member_unchanged, plan_invitations, values_placeholders, AppliedOrg, ExistingInvitation,
     ExistingMember, ExistingOrg, ImportStore, InvitationImport, MemberImport, OrgImport,
     OrgImportOutcome, RoleImport, RowStatus, INSERT_CHUNK,
 };
 use crate::domain::role::MEMBERSHIPS_MANAGE;
-use crate::store::catalog::{bump_version, current_catalog, Catalog};
+use crate::store::catalog::{current_catalog, Catalog};
 use crate::store::db::{query, Conn, Tx};
-use crate::store::events::{emit_all, Actor, Event, EventType, Stamp};
-use crate::store::roles::{add_role_permissions, load_role, role_event};
+use crate::store::events::{emit_all, Actor, Event, Stamp};
 use crate::store::{OnUnique, SqlStore, StoreError, StoreResult, Unique};
-
-async fn ensure_role(
-    conn: &mut Conn,
-    role: &RoleImport,
-    now: DateTime<Utc>,
-) -> StoreResult<RowStatus> {
-    let created = query(
-        "INSERT INTO roles (key, name, description, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (key) DO NOTHING",
-    )
-    .bind(&role.key)
-    .bind(&role.name)
-    .bind(&role.description)
-    .bind(now)
-    .execute(conn)
-    .await?
-        == 1;
-    let added = add_role_permissions(conn, &role.key, &role.permissions).await?;
-    if created || added > 0 {
-        bump_version(conn).await?;
-    }
-    Ok(if created {
-        RowStatus::Created
-    } else if added > 0 {
-        RowStatus::Updated
-    } else {
-        RowStatus::Unchanged
-    })
-}
-
-/// `role.created` or `role.updated` for a role the import created or added permissions to.
-async fn role_import_event(
-    conn: &mut Conn,
-    key: &str,
-    status: RowStatus,
-) -> StoreResult<Option<Event>> {
-    let kind = match status {
-        RowStatus::Created => EventType::RoleCreated,
-        RowStatus::Updated => EventType::RoleUpdated,
-        RowStatus::Unchanged | RowStatus::Skipped => return Ok(None),
-    };
-    let role = load_role(conn, key)
-        .await?
-        .ok_or(StoreError::RoleNotFound)?;
-    Ok(Some(role_event(kind, &role)))
-}
 
 /// Inserts or updates the org row; `None` when the slug belongs to another org.
 async fn upsert_org(conn: &mut Conn, org: &OrgImport) -> StoreResult<Option<(Uuid, RowStatus)>> {
@@ -286,9 +242,9 @@ async fn admin_roles(conn: &mut Conn) -> StoreResult<HashSet<String>> {
     Ok(roles.into_iter().map(|(role,)| role).collect())
 }
 
-/// An org written under its savepoint, and the Polis ids of the invitations it wrote
-/// (for their events).
-type OrgWrite = (OrgImportOutcome, Vec<Option<Uuid>>);
+/// An org written under its savepoint, the Polis ids of the invitations it wrote (for
+/// their events), and the events of the domains it wrote.
+type OrgWrite = (OrgImportOutcome, Vec<Option<Uuid>>, Vec<Event>);
 
 /// Writes one org under a savepoint. The inner result is the org's own: on its failure
 /// (or a slug conflict) only its savepoint is rolled back. The outer error means the
@@ -300,7 +256,7 @@ async fn import_in_savepoint(
 ) -> StoreResult<StoreResult<OrgWrite>> {
     query("SAVEPOINT import_org").execute(conn).await?;
     let outcome = import_one_org(conn, org, batch).await;
-    if !matches!(outcome, Ok((OrgImportOutcome::Applied(_), _))) {
+    if !matches!(outcome, Ok((OrgImportOutcome::Applied(_), _, _))) {
         // A slug conflict may come from a failed INSERT, which leaves a PostgreSQL
         // transaction unusable until rolled back.
         query("ROLLBACK TO SAVEPOINT import_org")
@@ -314,12 +270,14 @@ async fn import_in_savepoint(
 async fn import_one_org(conn: &mut Conn, org: &OrgImport, batch: &Batch) -> StoreResult<OrgWrite> {
     let admin_roles = &batch.admin_roles;
     let Some((org_id, status)) = upsert_org(conn, org).await? else {
-        return Ok((OrgImportOutcome::SlugConflict, Vec::new()));
+        return Ok((OrgImportOutcome::SlugConflict, Vec::new(), Vec::new()));
     };
     let new_org = status == RowStatus::Created;
     let members = import_members(conn, org_id, &org.members, new_org).await?;
     let (invitations, invitation_ids) =
         import_invitations(conn, org_id, &org.invitations, new_org).await?;
+    let (domains, domain_events) = import_domains(conn, org_id, &org.domains, batch.now).await?;
+    let requests = import_requests(conn, org_id, &org.requests).await?;
     // Every imported member holds its planned role once this is in: when one of them
     // can manage members, there is nothing to ask; a new org has no other members to
     // ask about.
@@ -330,9 +288,15 @@ async fn import_one_org(conn: &mut Conn, org: &OrgImport, batch: &Batch) -> Stor
         status,
         members,
         invitations,
+        domains,
+        requests,
         has_admin,
     };
-    Ok((OrgImportOutcome::Applied(applied), invitation_ids))
+    Ok((
+        OrgImportOutcome::Applied(applied),
+        invitation_ids,
+        domain_events,
+    ))
 }
 
 /// Records the events of the orgs the batch wrote (those not rolled back).
@@ -346,7 +310,7 @@ async fn emit_batch_events(
         .iter()
         .zip(writes)
         .filter_map(|(org, write)| match write {
-            Ok((OrgImportOutcome::Applied(applied), invitation_ids)) => Some(Written {
+            Ok((OrgImportOutcome::Applied(applied), invitation_ids, _)) => Some(Written {
                 org_id: applied.org_id,
                 org,
                 status: applied.status,
@@ -357,7 +321,10 @@ async fn emit_batch_events(
             _ => None,
         })
         .collect();
-    let events = batch_events(conn, &written, &batch.catalog).await?;
+    let mut events = batch_events(conn, &written, &batch.catalog).await?;
+    for write in writes.iter().flatten() {
+        events.extend(write.2.iter().cloned());
+    }
     emit_all(conn, &batch.stamp(), events).await
 }
 
@@ -449,7 +416,7 @@ impl ImportStore for SqlStore {
         finish(tx, dry_run).await?;
         Ok(writes
             .into_iter()
-            .map(|write| write.map(|(outcome, _)| outcome))
+            .map(|write| write.map(|(outcome, _, _)| outcome))
             .collect())
     }
 

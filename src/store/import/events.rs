@@ -128,6 +128,7 @@ fn invitation_events(written: &Written<'_>, org: &Org, out: &mut Vec<Event>) {
             accepted_by: None,
             clerk_id: Some(invitation.clerk_id.clone()),
             locale: None,
+            domain_id: None,
             created_at: invitation.created_at,
             updated_at: invitation.updated_at,
         };

@@ -7,7 +7,9 @@
 //! cannot drift from what a real run would do.
 
 mod apply;
+mod enrollment;
 mod events;
+mod roles;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,6 +19,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::StoreResult;
+pub use enrollment::{AppliedDomain, AppliedRequest, DomainImport, DomainNote, RequestImport};
 use sqlx::types::Json;
 
 /// What happened to one imported row.
@@ -78,6 +81,9 @@ pub struct OrgImport {
     /// At most one per identity.
     pub members: Vec<MemberImport>,
     pub invitations: Vec<InvitationImport>,
+    pub domains: Vec<DomainImport>,
+    /// Pending requests to join, by identities that are not members.
+    pub requests: Vec<RequestImport>,
     /// Roles the members need, created inside this transaction when missing. Only a dry
     /// run needs them: a real run has created them beforehand in their own transaction.
     pub ensure_roles: Vec<RoleImport>,
@@ -99,6 +105,10 @@ pub struct AppliedOrg {
     /// Parallel to [`OrgImport::invitations`]; `Skipped` when the address already has
     /// another pending invitation to the org.
     pub invitations: Vec<RowStatus>,
+    /// Parallel to [`OrgImport::domains`].
+    pub domains: Vec<AppliedDomain>,
+    /// Parallel to [`OrgImport::requests`].
+    pub requests: Vec<AppliedRequest>,
     /// Whether some member can manage members once the import is in.
     pub has_admin: bool,
 }

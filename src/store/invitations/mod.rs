@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
+mod by_domain;
 mod insert;
 mod resend;
 mod rows;
@@ -18,11 +19,12 @@ use crate::store::db::{query, Conn};
 use crate::store::emails::cancel_invitation_emails;
 use crate::store::events::{self, emit, Event, EventType, Stamp};
 use crate::store::guard::Rights;
-use crate::store::invariants::members_count;
+use crate::store::invariants::{members_count, seats_taken};
 use crate::store::members::{insert_membership, load_membership, record_membership_event};
 use crate::store::orgs::{lock_org, OrgSummary};
 use crate::store::roles::role_exists;
 use crate::store::{Change, Membership, PageRequest, SqlStore, StoreError, StoreResult};
+pub(in crate::store) use by_domain::revoke_for_domain;
 use insert::{ensure_seats_for, insert_invitation};
 pub(in crate::store) use rows::live_pending;
 use rows::{
@@ -46,6 +48,9 @@ pub struct Invitation {
     pub clerk_id: Option<String>,
     /// The language of its e-mails (BCP-47).
     pub locale: Option<String>,
+    /// The verified domain whose `automatic_invitation` mode created it: such an
+    /// invitation holds no seat while pending and is not listed with the org's own.
+    pub domain_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -279,8 +284,8 @@ impl InvitationStore for SqlStore {
         let filter =
             status.map_or_else(String::new, |s| format!(" AND {}", status_condition(s, 4)));
         let mut statement = query(format!(
-            "SELECT {INVITATION_COLUMNS} FROM invitations i WHERE i.org_id = $1 AND i.id > $2\
-             {filter} ORDER BY i.id LIMIT $3"
+            "SELECT {INVITATION_COLUMNS} FROM invitations i WHERE i.org_id = $1 AND i.id > $2 \
+             AND i.domain_id IS NULL{filter} ORDER BY i.id LIMIT $3"
         ))
         .bind(org)
         .bind(page.after.unwrap_or(Uuid::nil()))
@@ -366,10 +371,17 @@ impl InvitationStore for SqlStore {
         if load_membership(&mut tx, org, identity).await?.is_some() {
             return Err(StoreError::AlreadyMember);
         }
-        // The invitation held a seat, but the cap may have been lowered since it was
-        // sent: as Clerk does, the cap wins over a promise it no longer covers.
-        if cap > 0 && members_count(&mut tx, org).await? >= i64::from(cap) {
-            return Err(StoreError::QuotaExceeded);
+        // A manager's invitation held a seat, but the cap may have been lowered since it
+        // was sent: as Clerk does, the cap wins over a promise it no longer covers. A
+        // domain's invitation held none: it takes a free seat, or none is left.
+        if cap > 0 {
+            let taken = match invitation.domain_id {
+                None => members_count(&mut tx, org).await?,
+                Some(_) => seats_taken(&mut tx, org, now).await?,
+            };
+            if taken >= i64::from(cap) {
+                return Err(StoreError::QuotaExceeded);
+            }
         }
         role_exists(&mut tx, &invitation.role).await?;
         let metadata = (&invitation.public_metadata, &invitation.private_metadata);
@@ -424,7 +436,7 @@ impl InvitationStore for SqlStore {
 }
 
 /// An invitation's event.
-fn invitation_event(kind: EventType, invitation: &Invitation) -> Event {
+pub(in crate::store) fn invitation_event(kind: EventType, invitation: &Invitation) -> Event {
     Event {
         kind,
         org_id: Some(invitation.org_id),
