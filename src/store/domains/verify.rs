@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{emit_domain, load_domain, lock_for_manager, mark_verified, Domain};
+use super::{domain_enrolls, emit_domain, load_domain, lock_for_manager, mark_verified, Domain};
 use crate::domain::domains::{
     address_matches, attempt as judge, code_expiry, hash_code, resend_wait, Attempt,
     VerificationStrategy, CODE_TTL_MINUTES, MAX_CODE_ATTEMPTS,
@@ -133,9 +133,7 @@ pub(super) async fn attempt(
             mark_verified(&mut tx, id, VerificationStrategy::EmailCode, now).await?;
             let verified = load_domain(&mut tx, org, id, now).await?;
             emit_domain(&mut tx, change, EventType::DomainUpdated, &verified).await?;
-            if verified.enrollment_mode.is_automatic() {
-                // enrollment: evaluate this domain (wired when the enroll branch merges)
-            }
+            domain_enrolls(&mut tx, &verified, change).await?;
             tx.commit().await?;
             Ok(verified)
         }
