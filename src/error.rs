@@ -65,8 +65,10 @@ pub enum ErrorCode {
     VerificationCodeMissing,
     VerificationCodeExpired,
     VerificationCodeInvalid,
-    /// Polis is not configured to send e-mail (no `POLIS_SMTP_URL`).
+    /// An e-mail was asked for, but Polis has no SMTP server configured.
     EmailNotConfigured,
+    /// The invitation's last e-mail was queued less than a minute ago.
+    ResendTooSoon,
 }
 
 impl ErrorCode {
@@ -109,7 +111,7 @@ impl ErrorCode {
             | VerificationCodeMissing
             | EmailNotConfigured => StatusCode::CONFLICT,
             IdentityProviderUnavailable | DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            RateLimited | ResendTooSoon => StatusCode::TOO_MANY_REQUESTS,
             InternalError => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -214,6 +216,14 @@ impl ApiError {
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::new(ErrorCode::InternalError, "internal error")
+    }
+
+    /// 409 `email_not_configured`: `send_email: true` (or a resend) without SMTP.
+    pub fn email_not_configured() -> Self {
+        Self::new(
+            ErrorCode::EmailNotConfigured,
+            "Polis sends no e-mail: POLIS_SMTP_URL is not set",
+        )
     }
 
     pub fn invitation_not_found() -> Self {
@@ -340,6 +350,14 @@ impl From<StoreError> for ApiError {
             | StoreError::VerificationCodeMissing
             | StoreError::VerificationCodeExpired
             | StoreError::VerificationCodeInvalid { .. } => domain_error(err),
+            StoreError::ResendTooSoon { retry_after_secs } => {
+                let mut err = ApiError::new(
+                    ResendTooSoon,
+                    "the invitation was e-mailed less than a minute ago; retry after Retry-After",
+                );
+                err.retry_after = Some(retry_after_secs.max(1));
+                err
+            }
             StoreError::Database(ref db) if is_unavailable(db) => {
                 tracing::error!(error = %err, "database unavailable");
                 ApiError::new(DatabaseUnavailable, "the database is unavailable")

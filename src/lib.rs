@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod email;
 pub mod error;
 pub mod http;
 pub mod import;
@@ -40,7 +41,7 @@ pub fn app(state: AppState) -> Router {
 /// `/health/ready` answers 503 and background workers are told to stop; after
 /// `POLIS_SHUTDOWN_DELAY` the listener closes; requests in flight and workers get
 /// `POLIS_SHUTDOWN_TIMEOUT` to finish; then the database pool closes. The background
-/// workers (webhook delivery) start here.
+/// workers (webhook delivery, e-mail) start here.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -49,6 +50,15 @@ pub async fn serve(
     let lifecycle = state.lifecycle.clone();
     let store = state.store.clone();
     webhooks::spawn_worker(&state).map_err(std::io::Error::other)?;
+    email::spawn_worker(email::WorkerParts {
+        settings: &state.settings.email,
+        store: state.store.clone(),
+        clock: state.clock.clone(),
+        templates: state.templates.clone(),
+        metrics: &state.metrics,
+        lifecycle: &state.lifecycle,
+    })
+    .map_err(std::io::Error::other)?;
     let (delay, timeout) = (
         state.settings.shutdown_delay(),
         state.settings.shutdown_timeout(),

@@ -28,6 +28,8 @@ pub struct AppState {
     pub lifecycle: Lifecycle,
     /// The keys that sign org-claims tokens.
     pub keys: Arc<KeyRing>,
+    /// The e-mail templates, built-in and overridden (checked when the state is made).
+    pub templates: Arc<crate::email::Templates>,
 }
 
 impl AppState {
@@ -45,7 +47,10 @@ impl AppState {
             settings.claims.signing_key_secret.as_deref(),
             settings.claims.token_ttl(),
         );
+        let templates =
+            crate::email::Templates::load(settings.email.email_templates_dir.as_deref())?;
         Ok(AppState {
+            templates: Arc::new(templates),
             keys: Arc::new(keys),
             store,
             auth: Arc::new(auth),

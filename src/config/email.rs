@@ -262,6 +262,42 @@ mod tests {
         );
     }
 
+    fn parse(args: &[&str]) -> Result<crate::config::Cli, clap::Error> {
+        use clap::Parser;
+        crate::config::Cli::try_parse_from(std::iter::once("polis").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn email_flags_are_checked_at_start() {
+        for bad in [
+            "--smtp-url=http://mail.example.com",
+            "--email-from=nobody",
+            "--invitation-url=/accept",
+            "--email-poll-interval-ms=5",
+            "--email-lease-ms=100",
+        ] {
+            let err = parse(&[bad])
+                .err()
+                .unwrap_or_else(|| panic!("{bad} was accepted"));
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
+        // SMTP needs a sender.
+        let alone = parse(&["--smtp-url=smtp://u:hunter2@mail.example.com"]).err();
+        assert!(alone.is_some_and(|e| e.to_string().contains("email-from")));
+        let cli = parse(&[
+            "--smtp-url=smtp://u:hunter2@mail.example.com",
+            "--email-from=Acme <no-reply@acme.example>",
+        ])
+        .unwrap();
+        assert!(cli.settings.email.sends());
+        let shown = format!("{:?}", cli.settings);
+        assert!(
+            !shown.contains("hunter2") && shown.contains("mail.example.com"),
+            "{shown}"
+        );
+        assert!(!parse(&[]).unwrap().settings.email.sends());
+    }
+
     #[test]
     fn senders_are_mailboxes() {
         assert_eq!(

@@ -185,8 +185,41 @@ pub fn next_attempt(
     (at - queued_at <= GIVE_UP_AFTER).then_some(at)
 }
 
+/// The shortest time between two e-mails for one invitation (`…/resend`).
+pub const RESEND_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
+
 /// How long Polis keeps trying to send one e-mail.
 pub const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::hours(24);
+
+/// How an invitation e-mail names the inviter, from its Kratos traits: `name` (a
+/// string, or Kratos's `{first, last}`), else `first_name` and `last_name`, else
+/// `username`. Never the inviter's address; `None` when no name is there.
+pub fn display_name(traits: &serde_json::Value) -> Option<String> {
+    let text = |value: Option<&serde_json::Value>| {
+        value
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let joined = |first: Option<String>, last: Option<String>| {
+        let parts: Vec<String> = first.into_iter().chain(last).collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    };
+    let name = traits.get("name");
+    text(name)
+        .or_else(|| {
+            let name = name?;
+            joined(text(name.get("first")), text(name.get("last")))
+        })
+        .or_else(|| {
+            joined(
+                text(traits.get("first_name")),
+                text(traits.get("last_name")),
+            )
+        })
+        .or_else(|| text(traits.get("username")))
+}
 
 #[cfg(test)]
 mod tests {
@@ -256,6 +289,20 @@ mod tests {
         assert_eq!(locale_fallbacks(Some("fr-CA")), ["fr-CA", "fr", "en"]);
         assert_eq!(locale_fallbacks(Some("en-GB")), ["en-GB", "en"]);
         assert_eq!(locale_fallbacks(None), ["en"]);
+    }
+
+    #[test]
+    fn inviters_are_named_from_their_traits() {
+        use serde_json::json;
+        assert_eq!(
+            display_name(&json!({"name": " Alice "})).as_deref(),
+            Some("Alice")
+        );
+        let kratos = json!({"name": {"first": "Alice", "last": "Liddell"}});
+        assert_eq!(display_name(&kratos).as_deref(), Some("Alice Liddell"));
+        let flat = json!({"first_name": "Alice", "email": "a@x.com"});
+        assert_eq!(display_name(&flat).as_deref(), Some("Alice"));
+        assert_eq!(display_name(&json!({"email": "a@x.com"})), None);
     }
 
     #[test]

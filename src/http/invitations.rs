@@ -2,6 +2,8 @@
 //! `POST /invitations/accept` for the invitee holding the token.
 
 mod create;
+mod email;
+mod resend;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -30,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(invitations_create_bulk))
         .routes(routes!(invitations_get))
         .routes(routes!(invitations_revoke))
+        .routes(routes!(resend::invitations_resend))
         .routes(routes!(invitations_accept_by_token))
 }
 
@@ -56,6 +59,9 @@ pub struct InvitationResponse {
     pub redirect_url: Option<String>,
     #[schema(required = true)]
     pub expires_at: Option<DateTime<Utc>>,
+    /// The language of its e-mails (BCP-47); `null`: English.
+    #[schema(required = true)]
+    pub locale: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -73,6 +79,7 @@ impl InvitationResponse {
             inviter_id: invitation.inviter_id,
             redirect_url: invitation.redirect_url,
             expires_at: invitation.expires_at,
+            locale: invitation.locale,
             created_at: invitation.created_at,
             updated_at: invitation.updated_at,
         }
@@ -86,10 +93,13 @@ pub struct CreatedInvitationResponse {
     pub invitation: InvitationResponse,
     /// The acceptance token; only its hash is stored. Send it to the invitee.
     pub token: String,
-    /// `redirect_url` with `invitation_token=<token>` added, ready for the e-mail;
-    /// `null` without a `redirect_url`.
+    /// `redirect_url` (else `POLIS_INVITATION_URL`) with `invitation_token=<token>`
+    /// added: the link the e-mail carries; `null` when neither is set.
     #[schema(required = true)]
     pub url: Option<String>,
+    /// Whether Polis queued an e-mail with `url` to the invitee (sent off the request
+    /// path, retried until delivered). `false`: the app sends the invitation itself.
+    pub email_sent: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -113,6 +123,13 @@ pub struct CreateInvitationRequest {
     pub private_metadata: Option<Value>,
     /// Where the invitee should land; the returned `url` is this plus the token.
     pub redirect_url: Option<String>,
+    /// E-mail the invitation (its `url`) from Polis. Default: `true` when Polis has SMTP
+    /// configured and a link can be made (`redirect_url` or `POLIS_INVITATION_URL`).
+    /// `true` without SMTP: 409 `email_not_configured`; without a link: 422.
+    pub send_email: Option<bool>,
+    /// The e-mail's language, a BCP-47 tag (`de`, `fr-CA`); English when absent or
+    /// when no template has it.
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -131,7 +148,8 @@ pub struct ListInvitationsParams {
 }
 
 /// Invite an e-mail address. Needs `org:sys_memberships:manage`. The response carries
-/// the acceptance `token` and `url` once; the app sends the e-mail itself.
+/// the acceptance `token` and `url` once. With SMTP configured Polis e-mails the
+/// invitation (`email_sent`); otherwise the app sends it itself.
 #[utoipa::path(
     post, path = "/orgs/{org}/invitations", tag = "invitations", operation_id = "createInvitation",
     params(("org" = String, Path, description = "The org's UUID, slug or Clerk id")),
@@ -140,7 +158,7 @@ pub struct ListInvitationsParams {
         (status = 201, description = "Created", body = CreatedInvitationResponse),
         problems::MissingPermission,
         problems::OrgNotFound,
-        (status = 409, description = "Pending invitation exists, already a member, or cap reached", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 409, description = "Pending invitation exists, already a member, cap reached, or `send_email` without SMTP (`email_not_configured`)", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
         (status = 422, description = "Invalid fields or unknown role", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
         problems::KratosUnavailable,
     ),
@@ -166,7 +184,7 @@ async fn invitations_create(
         (status = 201, description = "All created", body = CreatedInvitationList),
         problems::MissingPermission,
         problems::OrgNotFound,
-        (status = 409, description = "One address has a pending invitation or is a member, or the cap is reached", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 409, description = "One address has a pending invitation or is a member, the cap is reached, or `send_email` without SMTP (`email_not_configured`)", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
         (status = 422, description = "Invalid fields (named `[i].field`), unknown role or over 100", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
         problems::KratosUnavailable,
     ),
@@ -228,7 +246,7 @@ async fn invitations_list(
 }
 
 /// Loads an invitation of the org in the path; another org's is not found.
-async fn org_invitation(state: &AppState, org: Uuid, id: &str) -> ApiResult<Invitation> {
+pub(super) async fn org_invitation(state: &AppState, org: Uuid, id: &str) -> ApiResult<Invitation> {
     let id = Uuid::try_parse(id).map_err(|_| ApiError::invitation_not_found())?;
     state
         .store

@@ -100,7 +100,6 @@ pub(in crate::store) async fn enqueue_email(
 
 /// Cancels the e-mails of `invitation` not yet sent (its link no longer works), clearing
 /// their secrets; returns how many.
-#[allow(dead_code)] // Called by invitations and domains (next commits).
 pub(in crate::store) async fn cancel_invitation_emails(
     conn: &mut Conn,
     invitation: Uuid,
@@ -129,7 +128,6 @@ pub(in crate::store) async fn cancel_invitation_emails(
 
 /// A stored message with its secret cleared; a message this version cannot read is
 /// dropped whole rather than kept with a secret in it.
-#[allow(dead_code)]
 fn cleared(message: &Value) -> Value {
     serde_json::from_value::<EmailMessage>(message.clone())
         .ok()
@@ -152,11 +150,12 @@ struct EmailRow {
     created_at: DateTime<Utc>,
 }
 
-/// The due rows whose lease (if any) has run out.
-const DUE: &str = "SELECT id FROM email_outbox \
-     WHERE status IN ('queued', 'sending') AND next_attempt_at <= $2 \
-     AND (leased_until IS NULL OR leased_until <= $2) \
-     ORDER BY next_attempt_at LIMIT $4";
+/// The due rows whose lease (if any) has run out (aliased `d`, as the dialect's
+/// `skip_locked` names it).
+const DUE: &str = "SELECT d.id FROM email_outbox d \
+     WHERE d.status IN ('queued', 'sending') AND d.next_attempt_at <= $2 \
+     AND (d.leased_until IS NULL OR d.leased_until <= $2) \
+     ORDER BY d.next_attempt_at LIMIT $4";
 
 #[async_trait]
 impl EmailStore for SqlStore {

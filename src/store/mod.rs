@@ -156,6 +156,8 @@ pub enum StoreError {
     InvitationExists,
     #[error("the invitation is {0:?}, not pending")]
     InvitationNotPending(InvitationStatus),
+    #[error("the invitation's last e-mail was queued less than a minute ago")]
+    ResendTooSoon { retry_after_secs: u64 },
     #[error("no verified address of the caller matches the invitation")]
     AddressNotVerified,
     #[error("domain not found")]

@@ -15,6 +15,8 @@ mod auth;
 mod authz_check;
 mod concurrency;
 mod domains;
+mod email;
+mod email_delivery;
 mod events;
 mod fuzz_findings;
 mod grants;

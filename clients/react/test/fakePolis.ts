@@ -114,6 +114,7 @@ export class FakePolis {
       inviter_id: ALICE,
       redirect_url: null,
       expires_at: "2026-12-01T10:00:00Z",
+      locale: null,
       created_at: NOW,
       updated_at: NOW,
     };
@@ -397,6 +398,7 @@ export class FakePolis {
       ...this.invite(org, b.email_address.toLowerCase(), b.role ?? "org:member"),
       token: "secret-token",
       url: null,
+      email_sent: false,
     }));
     return bulk ? json(201, { data: created }) : json(201, created[0]);
   }

@@ -548,7 +548,8 @@ export interface paths {
         put?: never;
         /**
          * Invite an e-mail address. Needs `org:sys_memberships:manage`. The response carries
-         *     the acceptance `token` and `url` once; the app sends the e-mail itself.
+         *     the acceptance `token` and `url` once. With SMTP configured Polis e-mails the
+         *     invitation (`email_sent`); otherwise the app sends it itself.
          */
         post: operations["createInvitation"];
         delete?: never;
@@ -585,6 +586,28 @@ export interface paths {
         get: operations["getInvitation"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{org}/invitations/{id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * E-mail a pending invitation again, with a new link: the token is replaced, so the
+         *     link of every earlier e-mail (and the earlier `token`) stops working, and e-mails
+         *     not yet sent are withdrawn. At most once a minute per invitation. Needs what
+         *     creating it needs (`org:sys_memberships:manage`, and the right to grant its role).
+         */
+        post: operations["resendInvitation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -911,6 +934,11 @@ export interface components {
              * @description 1–365 days; 30 when absent.
              */
             expires_in_days?: number | null;
+            /**
+             * @description The e-mail's language, a BCP-47 tag (`de`, `fr-CA`); English when absent or
+             *     when no template has it.
+             */
+            locale?: string | null;
             /** @description Admin API keys only. Copied to the membership on acceptance. */
             private_metadata?: Record<string, unknown> | null;
             public_metadata?: Record<string, unknown> | null;
@@ -918,6 +946,12 @@ export interface components {
             redirect_url?: string | null;
             /** @description Role key; the configured default role (`org:member`) when absent. */
             role?: string | null;
+            /**
+             * @description E-mail the invitation (its `url`) from Polis. Default: `true` when Polis has SMTP
+             *     configured and a link can be made (`redirect_url` or `POLIS_INVITATION_URL`).
+             *     `true` without SMTP: 409 `email_not_configured`; without a link: 422.
+             */
+            send_email?: boolean | null;
         };
         CreateOrgRequest: {
             /**
@@ -956,11 +990,16 @@ export interface components {
         };
         /** @description A new invitation with its acceptance secret, shown this once. */
         CreatedInvitationResponse: components["schemas"]["InvitationResponse"] & {
+            /**
+             * @description Whether Polis queued an e-mail with `url` to the invitee (sent off the request
+             *     path, retried until delivered). `false`: the app sends the invitation itself.
+             */
+            email_sent: boolean;
             /** @description The acceptance token; only its hash is stored. Send it to the invitee. */
             token: string;
             /**
-             * @description `redirect_url` with `invitation_token=<token>` added, ready for the e-mail;
-             *     `null` without a `redirect_url`.
+             * @description `redirect_url` (else `POLIS_INVITATION_URL`) with `invitation_token=<token>`
+             *     added: the link the e-mail carries; `null` when neither is set.
              */
             url: string | null;
         };
@@ -1070,7 +1109,7 @@ export interface components {
          * @description Stable, machine-readable problem codes. Clients branch on these, never on `detail`.
          * @enum {string}
          */
-        ErrorCode: "invalid_json" | "unsupported_media_type" | "payload_too_large" | "validation_failed" | "unauthenticated" | "forbidden" | "origin_not_allowed" | "aal_required" | "identity_provider_unavailable" | "org_not_found" | "member_not_found" | "role_not_found" | "route_not_found" | "method_not_allowed" | "slug_taken" | "already_member" | "unknown_role" | "identity_not_found" | "membership_quota_exceeded" | "last_admin" | "role_in_use" | "role_exists" | "invitation_not_found" | "invitation_exists" | "invitation_not_pending" | "invitation_email_mismatch" | "role_not_grantable" | "direct_add_disabled" | "database_unavailable" | "rate_limited" | "internal_error" | "insufficient_scope" | "webhook_not_found" | "event_not_found" | "domain_not_found" | "domain_exists" | "domain_quota_exceeded" | "domain_taken" | "domain_already_verified" | "domain_blocked" | "domain_address_mismatch" | "verification_code_missing" | "verification_code_expired" | "verification_code_invalid" | "email_not_configured";
+        ErrorCode: "invalid_json" | "unsupported_media_type" | "payload_too_large" | "validation_failed" | "unauthenticated" | "forbidden" | "origin_not_allowed" | "aal_required" | "identity_provider_unavailable" | "org_not_found" | "member_not_found" | "role_not_found" | "route_not_found" | "method_not_allowed" | "slug_taken" | "already_member" | "unknown_role" | "identity_not_found" | "membership_quota_exceeded" | "last_admin" | "role_in_use" | "role_exists" | "invitation_not_found" | "invitation_exists" | "invitation_not_pending" | "invitation_email_mismatch" | "role_not_grantable" | "direct_add_disabled" | "database_unavailable" | "rate_limited" | "internal_error" | "insufficient_scope" | "webhook_not_found" | "event_not_found" | "domain_not_found" | "domain_exists" | "domain_quota_exceeded" | "domain_taken" | "domain_already_verified" | "domain_blocked" | "domain_address_mismatch" | "verification_code_missing" | "verification_code_expired" | "verification_code_invalid" | "email_not_configured" | "resend_too_soon";
         /** @description One invalid field of a request. */
         FieldError: {
             /** @description The field's name (dotted for nested fields). */
@@ -1134,6 +1173,8 @@ export interface components {
              * @description The identity that invited, when an identity did.
              */
             inviter_id: string | null;
+            /** @description The language of its e-mails (BCP-47); `null`: English. */
+            locale: string | null;
             /** Format: uuid */
             org_id: string;
             /** @description Only shown to admin API keys. */
@@ -4053,7 +4094,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Pending invitation exists, already a member, or cap reached */
+            /** @description Pending invitation exists, already a member, cap reached, or `send_email` without SMTP (`email_not_configured`) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4139,7 +4180,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description One address has a pending invitation or is a member, or the cap is reached */
+            /** @description One address has a pending invitation or is a member, the cap is reached, or `send_email` without SMTP (`email_not_configured`) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4224,6 +4265,87 @@ export interface operations {
             };
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    resendInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The org's UUID, slug or Clerk id */
+                org: string;
+                /** @description Invitation id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The invitation with its new token and link, e-mailed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedInvitationResponse"];
+                };
+            };
+            /** @description Not authenticated */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing permission */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such organization or invitation */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not pending (`invitation_not_pending`), or Polis has no SMTP configured (`email_not_configured`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Neither the invitation's `redirect_url` nor `POLIS_INVITATION_URL` gives a link */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description E-mailed less than a minute ago (`resend_too_soon`); see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

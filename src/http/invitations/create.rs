@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{CreateInvitationRequest, CreatedInvitationResponse, InvitationResponse};
+use super::{email, CreateInvitationRequest, CreatedInvitationResponse, InvitationResponse};
 use crate::auth::tokens::{random_token, sha256_hex};
+use crate::domain::email::normalize_locale;
 use crate::domain::invitation;
 use crate::domain::validation::{validate_http_url, validate_metadata, FieldErrors};
 use crate::domain::{visibility, Action, Caller};
@@ -20,16 +21,42 @@ use crate::store::{Change, NewInvitation, RequestOrigin};
 struct Prepared {
     invitation: NewInvitation,
     token: String,
+    /// Where its link points (before the token), if anywhere.
+    link: Option<String>,
+    /// Whether to e-mail it.
+    send: bool,
+}
+
+/// What checking one request yields.
+#[derive(Default)]
+struct Checked {
+    email: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+    locale: Option<String>,
+    link: Option<String>,
+    send: bool,
 }
 
 /// Checks one request; field names are prefixed with `prefix` (for bulk requests).
 fn check_request(
+    state: &AppState,
     errors: &mut FieldErrors,
     prefix: &str,
     request: &CreateInvitationRequest,
-    now: DateTime<Utc>,
-) -> (Option<String>, Option<DateTime<Utc>>) {
+) -> Checked {
     let field = |name: &str| format!("{prefix}{name}");
+    let now = state.clock.now();
+    let link = email::link_base(state, request.redirect_url.as_deref());
+    let send =
+        email::wants_email(state, request.send_email, link.is_some()).unwrap_or_else(|message| {
+            errors.add(&field("redirect_url"), message);
+            false
+        });
+    let locale = request.locale.as_deref().and_then(|raw| {
+        normalize_locale(raw)
+            .map_err(|message| errors.add(&field("locale"), message))
+            .ok()
+    });
     let email = match invitation::normalize_email(&request.email_address) {
         Ok(email) => Some(email),
         Err(message) => {
@@ -55,7 +82,13 @@ fn check_request(
             errors.check(&field(name), validate_metadata(metadata));
         }
     }
-    (email, expires_at)
+    Checked {
+        email,
+        expires_at,
+        locale,
+        link,
+        send,
+    }
 }
 
 /// Validates every request (naming each bad field), then looks each address up in
@@ -68,9 +101,9 @@ async fn prepare(
 ) -> ApiResult<Vec<Prepared>> {
     let sets_private = requests.iter().any(|r| r.private_metadata.is_some());
     visibility(caller).may_set_private_metadata(sets_private)?;
-    let now = state.clock.now();
+    email::check_configured(state, requests.iter().any(|r| r.send_email == Some(true)))?;
     let mut errors = FieldErrors::new();
-    let mut checked = Vec::with_capacity(requests.len());
+    let mut all = Vec::with_capacity(requests.len());
     let mut seen = HashSet::new();
     for (i, request) in requests.into_iter().enumerate() {
         let prefix = if bulk {
@@ -78,8 +111,8 @@ async fn prepare(
         } else {
             String::new()
         };
-        let (email, expires_at) = check_request(&mut errors, &prefix, &request, now);
-        if let Some(email) = &email {
+        let checked = check_request(state, &mut errors, &prefix, &request);
+        if let Some(email) = &checked.email {
             if !seen.insert(email.clone()) {
                 errors.add(
                     &format!("{prefix}email_address"),
@@ -87,13 +120,13 @@ async fn prepare(
                 );
             }
         }
-        checked.push((request, email, expires_at));
+        all.push((request, checked));
     }
     errors.into_result().map_err(ApiError::validation)?;
 
-    let mut prepared = Vec::with_capacity(checked.len());
-    for (request, email, expires_at) in checked {
-        let email = email.unwrap_or_default();
+    let mut prepared = Vec::with_capacity(all.len());
+    for (request, checked) in all {
+        let email = checked.email.unwrap_or_default();
         let existing = state.auth.kratos().identity_by_email(&email).await?;
         let token = random_token();
         prepared.push(Prepared {
@@ -102,7 +135,7 @@ async fn prepare(
                 role: request
                     .role
                     .unwrap_or_else(|| state.settings.default_role.clone()),
-                expires_at,
+                expires_at: checked.expires_at,
                 public_metadata: request
                     .public_metadata
                     .unwrap_or_else(|| Value::Object(Default::default())),
@@ -113,16 +146,48 @@ async fn prepare(
                 inviter_id: caller.identity_id(),
                 token_hash: Some(sha256_hex(&token)),
                 existing_identity: existing.map(|identity| identity.id),
+                locale: checked.locale,
+                email: None,
             },
             token,
+            link: checked.link,
+            send: checked.send,
         });
     }
     Ok(prepared)
 }
 
+/// Adds the e-mail of each invitation that sends one.
+async fn add_emails(
+    state: &AppState,
+    caller: &Caller,
+    org_name: &str,
+    prepared: &mut [Prepared],
+) -> ApiResult<()> {
+    if !prepared.iter().any(|p| p.send) {
+        return Ok(());
+    }
+    let roles: Vec<String> = prepared.iter().map(|p| p.invitation.role.clone()).collect();
+    let letterhead = email::Letterhead::new(state, caller, org_name, &roles).await?;
+    for p in prepared.iter_mut().filter(|p| p.send) {
+        let Some(url) = acceptance_url(p.link.as_deref(), &p.token) else {
+            continue;
+        };
+        let invitation = &mut p.invitation;
+        invitation.email = Some(letterhead.email(
+            &invitation.email_address,
+            invitation.locale.clone(),
+            &invitation.role,
+            url,
+            invitation.expires_at,
+        ));
+    }
+    Ok(())
+}
+
 /// `redirect_url` with the token as its one `invitation_token` query parameter: one
 /// the URL already carries is replaced, so an app reading the first never gets another.
-fn acceptance_url(redirect_url: Option<&str>, token: &str) -> Option<String> {
+pub(super) fn acceptance_url(redirect_url: Option<&str>, token: &str) -> Option<String> {
     let mut url = url::Url::parse(redirect_url?).ok()?;
     let kept: Vec<(String, String)> = url
         .query_pairs()
@@ -147,11 +212,14 @@ pub(super) async fn create(
 ) -> ApiResult<Vec<CreatedInvitationResponse>> {
     let store = state.store.as_ref();
     let access = org_access(store, caller, org, Action::ManageInvitations).await?;
-    let prepared = prepare(state, caller, requests, bulk).await?;
-    let (invitations, tokens): (Vec<_>, Vec<_>) = prepared
-        .into_iter()
-        .map(|p| (p.invitation, p.token))
-        .unzip();
+    let mut prepared = prepare(state, caller, requests, bulk).await?;
+    add_emails(state, caller, &access.org.name, &mut prepared).await?;
+    let mut invitations = Vec::with_capacity(prepared.len());
+    let mut secrets = Vec::with_capacity(prepared.len());
+    for p in prepared {
+        secrets.push((p.token, p.link, p.invitation.email.is_some()));
+        invitations.push(p.invitation);
+    }
     let created = store
         .create_invitations(
             access.org.id,
@@ -162,12 +230,15 @@ pub(super) async fn create(
     tracing::info!(org = %access.org.id, count = created.len(), "invitations created");
     Ok(created
         .into_iter()
-        .zip(tokens)
-        .map(|(invitation, token)| CreatedInvitationResponse {
-            url: acceptance_url(invitation.redirect_url.as_deref(), &token),
-            invitation: InvitationResponse::new(invitation, visibility(caller)),
-            token,
-        })
+        .zip(secrets)
+        .map(
+            |(invitation, (token, link, email_sent))| CreatedInvitationResponse {
+                url: acceptance_url(link.as_deref(), &token),
+                invitation: InvitationResponse::new(invitation, visibility(caller)),
+                token,
+                email_sent,
+            },
+        )
         .collect())
 }
 

@@ -127,6 +127,7 @@ fn invitation_events(written: &Written<'_>, org: &Org, out: &mut Vec<Event>) {
             expires_at: invitation.expires_at,
             accepted_by: None,
             clerk_id: Some(invitation.clerk_id.clone()),
+            locale: None,
             created_at: invitation.created_at,
             updated_at: invitation.updated_at,
         };

@@ -5,25 +5,27 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::types::Json;
 use uuid::Uuid;
 
 mod by_domain;
+mod insert;
+mod resend;
 mod rows;
 
+use crate::domain::email::OutgoingEmail;
 use crate::domain::invitation::{check_acceptable, InvitationStatus};
 use crate::domain::{Action, Stakes};
 use crate::store::db::{query, Conn};
+use crate::store::emails::cancel_invitation_emails;
 use crate::store::events::{self, emit, Event, EventType, Stamp};
 use crate::store::guard::Rights;
-use crate::store::invariants::{members_count, seats_taken};
+use crate::store::invariants::members_count;
 use crate::store::members::{insert_membership, load_membership, record_membership_event};
 use crate::store::orgs::{lock_org, OrgSummary};
 use crate::store::roles::role_exists;
-use crate::store::{
-    Change, Membership, OnUnique, PageRequest, SqlStore, StoreError, StoreResult, Unique,
-};
+use crate::store::{Change, Membership, PageRequest, SqlStore, StoreError, StoreResult};
 pub(in crate::store) use by_domain::revoke_for_domain;
+use insert::{ensure_seats_for, insert_invitation};
 pub(in crate::store) use rows::live_pending;
 use rows::{
     refusal_error, status_condition, InvitationRow, InvitationWithOrgRow, INVITATION_COLUMNS,
@@ -44,11 +46,13 @@ pub struct Invitation {
     pub expires_at: Option<DateTime<Utc>>,
     pub accepted_by: Option<Uuid>,
     pub clerk_id: Option<String>,
+    /// The language of its e-mails (BCP-47).
+    pub locale: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewInvitation {
     /// Normalized (lower-case).
     pub email_address: String,
@@ -63,6 +67,11 @@ pub struct NewInvitation {
     /// The Kratos identity that already holds this address, if any: inviting a member
     /// is refused.
     pub existing_identity: Option<Uuid>,
+    /// The language of its e-mails (BCP-47).
+    pub locale: Option<String>,
+    /// The e-mail to queue with it, in the same transaction (its `invitation_id` is
+    /// filled in here); `None`: none is sent.
+    pub email: Option<OutgoingEmail>,
 }
 
 #[async_trait]
@@ -119,6 +128,17 @@ pub trait InvitationStore: Send + Sync {
         &self,
         id: Uuid,
         verified_emails: &[String],
+        change: Change<'_>,
+    ) -> StoreResult<Invitation>;
+    /// Replaces a pending invitation's token with `token_hash` (the old link stops
+    /// working), withdraws its unsent e-mails and queues `email`, in one transaction.
+    /// Refused within `domain::email::RESEND_INTERVAL` of the last e-mail queued for it.
+    async fn resend_invitation(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        token_hash: &str,
+        email: OutgoingEmail,
         change: Change<'_>,
     ) -> StoreResult<Invitation>;
 }
@@ -179,65 +199,6 @@ async fn set_invitation_status(
         .bind(now)
         .execute(conn)
         .await?;
-    Ok(())
-}
-
-async fn insert_invitation(
-    conn: &mut Conn,
-    org: Uuid,
-    invitation: &NewInvitation,
-    now: DateTime<Utc>,
-) -> StoreResult<Uuid> {
-    // An expired invitation no longer blocks a new one to the same address.
-    query(
-        "UPDATE invitations SET status = 'expired', updated_at = $3 WHERE org_id = $1 \
-         AND email_address = $2 AND status = 'pending' AND expires_at <= $3",
-    )
-    .bind(org)
-    .bind(&invitation.email_address)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    let id = Uuid::now_v7();
-    query(
-        "INSERT INTO invitations (id, org_id, email_address, role, status, token_hash, \
-         inviter_id, public_metadata, private_metadata, redirect_url, expires_at, \
-         created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11, $11)",
-    )
-    .bind(id)
-    .bind(org)
-    .bind(&invitation.email_address)
-    .bind(&invitation.role)
-    .bind(&invitation.token_hash)
-    .bind(invitation.inviter_id)
-    .bind(Json(&invitation.public_metadata))
-    .bind(Json(&invitation.private_metadata))
-    .bind(&invitation.redirect_url)
-    .bind(invitation.expires_at)
-    .bind(now)
-    .execute(conn)
-    .await
-    .on_unique(Unique::PendingInvitation, StoreError::InvitationExists)?;
-    Ok(id)
-}
-
-/// Refuses invitations that would push the org past its cap (0: no cap).
-async fn ensure_seats_for(
-    conn: &mut Conn,
-    org: Uuid,
-    cap: i32,
-    wanted: usize,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    if cap == 0 {
-        return Ok(());
-    }
-    let taken = seats_taken(conn, org, now).await?;
-    let wanted = i64::try_from(wanted).unwrap_or(i64::MAX);
-    if taken.saturating_add(wanted) > i64::from(cap) {
-        return Err(StoreError::QuotaExceeded);
-    }
     Ok(())
 }
 
@@ -356,6 +317,7 @@ impl InvitationStore for SqlStore {
             return Err(StoreError::InvitationNotPending(invitation.status));
         }
         set_invitation_status(&mut tx, id, InvitationStatus::Revoked, None, now).await?;
+        cancel_invitation_emails(&mut tx, id, now).await?;
         let revoked = load_invitation(&mut tx, id, now).await?;
         let event = invitation_event(EventType::InvitationRevoked, &revoked);
         emit(&mut tx, &Stamp::from(change), event).await?;
@@ -415,6 +377,7 @@ impl InvitationStore for SqlStore {
         let metadata = (&invitation.public_metadata, &invitation.private_metadata);
         insert_membership(&mut tx, org, identity, &invitation.role, metadata, now).await?;
         set_invitation_status(&mut tx, id, InvitationStatus::Accepted, Some(identity), now).await?;
+        cancel_invitation_emails(&mut tx, id, now).await?;
         let membership = load_membership(&mut tx, org, identity)
             .await?
             .ok_or(StoreError::MemberNotFound)?;
@@ -442,11 +405,23 @@ impl InvitationStore for SqlStore {
         let mut tx = self.db.begin_write().await?;
         lock_for_invitee(&mut tx, id, verified_emails, now).await?;
         set_invitation_status(&mut tx, id, InvitationStatus::Declined, None, now).await?;
+        cancel_invitation_emails(&mut tx, id, now).await?;
         let declined = load_invitation(&mut tx, id, now).await?;
         let event = invitation_event(EventType::InvitationDeclined, &declined);
         emit(&mut tx, &Stamp::from(change), event).await?;
         tx.commit().await?;
         Ok(declined)
+    }
+
+    async fn resend_invitation(
+        &self,
+        org: Uuid,
+        id: Uuid,
+        token_hash: &str,
+        email: OutgoingEmail,
+        change: Change<'_>,
+    ) -> StoreResult<Invitation> {
+        self.resend(org, id, token_hash, email, change).await
     }
 }
 

@@ -12,7 +12,7 @@ use crate::store::{OrgSummary, StoreError};
 
 pub(super) const INVITATION_COLUMNS: &str = "i.id, i.org_id, i.email_address, i.role, i.status, \
     i.public_metadata, i.private_metadata, i.inviter_id, i.redirect_url, i.expires_at, \
-    i.accepted_by, i.clerk_id, i.created_at, i.updated_at";
+    i.accepted_by, i.clerk_id, i.locale, i.created_at, i.updated_at";
 
 /// Pending and not yet expired at `$n` (the caller binds "now" there).
 pub(in crate::store) fn live_pending(n: usize) -> String {
@@ -44,6 +44,7 @@ pub(super) struct InvitationRow {
     expires_at: Option<DateTime<Utc>>,
     accepted_by: Option<Uuid>,
     clerk_id: Option<String>,
+    locale: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -65,6 +66,7 @@ impl InvitationRow {
             expires_at: self.expires_at,
             accepted_by: self.accepted_by,
             clerk_id: self.clerk_id,
+            locale: self.locale,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
