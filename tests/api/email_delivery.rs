@@ -364,3 +364,55 @@ async fn settle_and_purge(
 }
 
 on_both_backends!(the_queue_leases_each_row_to_one_worker);
+
+/// `smtp://` without `?disable_starttls=true` requires STARTTLS: a server that does not
+/// offer it gets nothing in plain text (the e-mail waits for a retry). The sink offers
+/// no STARTTLS, so only the plain URL delivers.
+#[tokio::test]
+async fn starttls_is_required_unless_disabled() {
+    let sink = SmtpSink::start().await;
+    let rendered = polis::email::Rendered {
+        subject: "Hi".into(),
+        text: "secret link".into(),
+        html: "<p>secret link</p>".into(),
+    };
+    let timeout = std::time::Duration::from_secs(5);
+    let strict = sink.url().replace("?disable_starttls=true", "");
+    let strict = polis::config::parse_smtp_url(&strict).unwrap();
+    let smtp = polis::email::Smtp::new(&strict, crate::email::FROM, timeout).unwrap();
+    let id = uuid::Uuid::now_v7();
+    let refused = smtp.send(id, "bob@example.org", &rendered).await;
+    assert!(
+        matches!(refused, Err(polis::email::SendError::Transient(_))),
+        "{refused:?}"
+    );
+    assert!(sink.messages().is_empty());
+    let plain = polis::config::parse_smtp_url(&sink.url()).unwrap();
+    let smtp = polis::email::Smtp::new(&plain, crate::email::FROM, timeout).unwrap();
+    smtp.send(id, "bob@example.org", &rendered).await.unwrap();
+    let mail = &sink.wait_for(1).await[0];
+    assert_eq!(
+        (mail.subject.as_str(), mail.rcpt_to.clone()),
+        ("Hi", vec!["bob@example.org".to_owned()])
+    );
+    assert_eq!(
+        mail.message_id.as_deref(),
+        Some(format!("{id}@polis.test").as_str())
+    );
+    for other in [
+        "smtps://u:p@mail.example.com",
+        "smtps://mail.example.com:2465/?skip_ssl_verify=true",
+    ] {
+        let url = polis::config::parse_smtp_url(other).unwrap();
+        assert!(
+            polis::email::Smtp::new(&url, crate::email::FROM, timeout).is_ok(),
+            "{other}"
+        );
+    }
+    // An address SMTP cannot carry is a permanent failure, not retried.
+    let bad = smtp.send(id, "not an address", &rendered).await;
+    assert!(
+        matches!(bad, Err(polis::email::SendError::Permanent(_))),
+        "{bad:?}"
+    );
+}

@@ -649,6 +649,13 @@ async fn invitations_sent(probe: &mut Probe<'_>, org: &str, alice: &User) {
     let revoke = format!("POST /orgs/{org}/invitations/{}/revoke", id(2));
     probe.expect(200, &a, &revoke).await;
     probe.expect(409, &a, &revoke).await;
+    // This app sends no e-mail: 409 email_not_configured (a revoked one: not pending).
+    let resend = |id: &str| format!("POST /orgs/{org}/invitations/{id}/resend");
+    probe.expect(409, &a, &resend(&id(0))).await;
+    probe.expect(409, &a, &resend(&id(2))).await;
+    probe
+        .expect(404, &a, &resend(&uuid::Uuid::new_v4().to_string()))
+        .await;
     invitations_answered(probe, &dana, [id(0), id(1)]).await;
 }
 
