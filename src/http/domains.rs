@@ -375,6 +375,10 @@ async fn domains_prepare_verification(
              verification code",
         ));
     }
+    let address = body.email.trim().to_lowercase();
+    if address.len() > 320 || address.chars().any(char::is_control) {
+        return Err(ApiError::field("email", "is not an e-mail address"));
+    }
     let locale = body
         .locale
         .as_deref()
@@ -382,7 +386,7 @@ async fn domains_prepare_verification(
         .transpose()
         .map_err(|message| ApiError::field("locale", message))?;
     let request = VerificationRequest {
-        address: body.email.trim().to_lowercase(),
+        address,
         code: generate_code(),
         org_name: access.org.name.clone(),
         locale,

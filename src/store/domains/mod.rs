@@ -179,16 +179,32 @@ async fn mark_verified(
     Ok(())
 }
 
+/// The one call point of enrollment: runs in the transaction that has just made
+/// `domain` verified, or changed the mode of a verified domain. Automatic modes enroll
+/// the identities with a verified address at the domain.
+pub(super) async fn domain_enrolls(
+    conn: &mut Conn,
+    domain: &Domain,
+    default_role: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if !domain.enrollment_mode.is_automatic() {
+        return Ok(());
+    }
+    enroll_for_domain(conn, domain.id, default_role, now).await?;
+    Ok(())
+}
+
 /// Withdraws what the domain enrolled and is still pending: invitations are revoked
-/// (each with its event), suggestions withdrawn.
+/// (each with its event), suggestions withdrawn. Returns how many.
 async fn withdraw_pending(
     conn: &mut Conn,
     id: Uuid,
     stamp: &Stamp<'_>,
     now: DateTime<Utc>,
-) -> StoreResult<()> {
-    revoke_for_domain(conn, id, stamp, now).await?;
-    query(
+) -> StoreResult<u64> {
+    let revoked = revoke_for_domain(conn, id, stamp, now).await?;
+    let withdrawn = query(
         "UPDATE org_suggestions SET status = 'withdrawn', updated_at = $2 \
          WHERE domain_id = $1 AND status = 'pending'",
     )
@@ -196,7 +212,7 @@ async fn withdraw_pending(
     .bind(now)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(u64::try_from(revoked).unwrap_or(u64::MAX) + withdrawn)
 }
 
 pub(in crate::store) fn domain_event(kind: EventType, domain: &Domain) -> Event {
@@ -272,8 +288,8 @@ impl DomainStore for SqlStore {
         let id = insert_domain(&mut tx, org, &domain, now).await?;
         let created = load_domain(&mut tx, org, id, now).await?;
         emit_domain(&mut tx, change, EventType::DomainCreated, &created).await?;
-        if created.verified_at.is_some() && created.enrollment_mode.is_automatic() {
-            enroll_for_domain(&mut tx, id, &domain.default_role, now).await?;
+        if created.verified_at.is_some() {
+            domain_enrolls(&mut tx, &created, &domain.default_role, now).await?;
         }
         tx.commit().await?;
         Ok(created)
@@ -327,8 +343,15 @@ impl DomainStore for SqlStore {
         let now = change.now;
         let mut tx = self.db.begin_write().await?;
         let before = lock_for_manager(&mut tx, org, id, change).await?.at(now);
-        if delete_pending {
-            withdraw_pending(&mut tx, id, &Stamp::from(change), now).await?;
+        let withdrawn = if delete_pending {
+            withdraw_pending(&mut tx, id, &Stamp::from(change), now).await?
+        } else {
+            0
+        };
+        let mode = mode.filter(|mode| *mode != before.enrollment_mode);
+        if mode.is_none() && withdrawn == 0 {
+            // Nothing changes: no write, no event.
+            return Ok(before);
         }
         if let Some(mode) = mode {
             query("UPDATE org_domains SET enrollment_mode = $2, updated_at = $3 WHERE id = $1")
@@ -340,10 +363,8 @@ impl DomainStore for SqlStore {
         }
         let updated = load_domain(&mut tx, org, id, now).await?;
         emit_domain(&mut tx, change, EventType::DomainUpdated, &updated).await?;
-        let newly_automatic = updated.enrollment_mode != before.enrollment_mode
-            && updated.enrollment_mode.is_automatic();
-        if newly_automatic && updated.verified_at.is_some() {
-            enroll_for_domain(&mut tx, id, default_role, now).await?;
+        if mode.is_some() && updated.verified_at.is_some() {
+            domain_enrolls(&mut tx, &updated, default_role, now).await?;
         }
         tx.commit().await?;
         Ok(updated)

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{emit_domain, load_domain, lock_for_manager, mark_verified, Domain};
+use super::{domain_enrolls, emit_domain, load_domain, lock_for_manager, mark_verified, Domain};
 use crate::domain::domains::{
     address_matches, attempt as judge, code_expiry, hash_code, resend_wait, Attempt,
     VerificationStrategy, CODE_TTL_MINUTES, MAX_CODE_ATTEMPTS,
@@ -11,7 +11,6 @@ use crate::domain::domains::{
 use crate::domain::email::{EmailMessage, OutgoingEmail};
 use crate::store::db::{query, Db};
 use crate::store::emails::enqueue_email;
-use crate::store::enrollment::enroll_for_domain;
 use crate::store::events::EventType;
 use crate::store::{Change, StoreError, StoreResult};
 
@@ -135,9 +134,7 @@ pub(super) async fn attempt(
             mark_verified(&mut tx, id, VerificationStrategy::EmailCode, now).await?;
             let verified = load_domain(&mut tx, org, id, now).await?;
             emit_domain(&mut tx, change, EventType::DomainUpdated, &verified).await?;
-            if verified.enrollment_mode.is_automatic() {
-                enroll_for_domain(&mut tx, id, default_role, now).await?;
-            }
+            domain_enrolls(&mut tx, &verified, default_role, now).await?;
             tx.commit().await?;
             Ok(verified)
         }

@@ -71,6 +71,15 @@ async fn change_and_delete(app: &TestApp, token: &str, org: &str, id: &str) {
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
     assert_eq!(changed.body["enrollment_mode"], "automatic_suggestion");
+    // The same mode again changes nothing and records no event (see the events below).
+    let same = app
+        .patch(
+            &format!("/orgs/{org}/domains/{id}"),
+            me.clone(),
+            json!({"enrollment_mode": "automatic_suggestion", "delete_pending": true}),
+        )
+        .await;
+    assert_eq!(same.body["updated_at"], changed.body["updated_at"]);
     app.patch(
         &format!("/orgs/{org}/domains/{id}"),
         me.clone(),

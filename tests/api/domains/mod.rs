@@ -12,18 +12,52 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::harness::{Auth, Backend, RawConn, TestApp, User};
+use crate::support::smtp_sink::{Received, SmtpSink};
 
-/// An app that can send e-mail (to a closed port: nothing is delivered, and the queued
-/// e-mail keeps its code, which the tests read from the queue).
-pub async fn app_with_email(backend: Backend) -> TestApp {
-    TestApp::spawn_with(backend, |settings| {
-        settings.email.smtp_url = Some(
-            polis::config::parse_smtp_url("smtp://127.0.0.1:1/?disable_starttls=true")
-                .expect("SMTP URL"),
-        );
-        settings.email.email_from = Some("Polis <polis@example.net>".to_owned());
-    })
-    .await
+/// An app sending e-mail to a local SMTP sink, which the tests read codes from.
+pub struct Mailing {
+    pub app: TestApp,
+    pub sink: SmtpSink,
+}
+
+impl std::ops::Deref for Mailing {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
+}
+
+pub async fn app_with_email(backend: Backend) -> Mailing {
+    let sink = SmtpSink::start().await;
+    let app = crate::email::spawn_mailing(backend, &sink, |_| {}).await;
+    Mailing { app, sink }
+}
+
+/// The e-mails the sink has received for `to`.
+fn received_by(sink: &SmtpSink, to: &str) -> Vec<Received> {
+    sink.messages()
+        .into_iter()
+        .filter(|m| m.rcpt_to.iter().any(|r| r.contains(to)))
+        .collect()
+}
+
+/// Waits for the `nth` (1-based) e-mail to `to`, and returns it.
+async fn nth_email_to(sink: &SmtpSink, to: &str, nth: usize) -> Received {
+    for _ in 0..300 {
+        if let Some(message) = received_by(sink, to).into_iter().nth(nth - 1) {
+            return message;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no e-mail #{nth} to {to}: {:?}", sink.messages());
+}
+
+/// The first run of exactly six digits in `text`.
+fn six_digits(text: &str) -> Option<String> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == 6)
+        .map(str::to_owned)
 }
 
 /// An identity whose verified Kratos address is `email`.
@@ -61,9 +95,17 @@ pub async fn queued_email(app: &TestApp, to: &str) -> Value {
     message.0
 }
 
-/// Sends a code to `email` for domain `id` of `org` and returns the code from the queue.
-pub async fn send_code(app: &TestApp, auth: Auth<'_>, org: &str, id: &str, email: &str) -> String {
-    let reply = app
+/// Sends a code to `email` for domain `id` of `org` and returns it as the e-mail the
+/// SMTP sink received says it.
+pub async fn send_code(
+    mailing: &Mailing,
+    auth: Auth<'_>,
+    org: &str,
+    id: &str,
+    email: &str,
+) -> String {
+    let before = received_by(&mailing.sink, email).len();
+    let reply = mailing
         .post(
             &format!("/orgs/{org}/domains/{id}/verification"),
             auth,
@@ -71,9 +113,9 @@ pub async fn send_code(app: &TestApp, auth: Auth<'_>, org: &str, id: &str, email
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let message = queued_email(app, email).await;
-    assert_eq!(message["template"], "domain_verification_code");
-    message["code"].as_str().expect("code").to_owned()
+    let message = nth_email_to(&mailing.sink, email, before + 1).await;
+    assert!(message.subject.contains("Verify"), "{}", message.subject);
+    six_digits(&message.text).expect("a 6-digit code in the e-mail")
 }
 
 pub async fn attempt(

@@ -75,6 +75,10 @@ async fn only_addresses_at_the_domain(app: &TestApp, token: &str, path: &str) {
             .await
             .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "domain_address_mismatch");
     }
+    let long = format!("{}@acme.com", "a".repeat(400));
+    app.post(path, Auth::Bearer(token), json!({"email": long}))
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
 }
 
 async fn a_code_is_pending(app: &TestApp, token: &str, org: &str, id: &str, code: &str) {
