@@ -420,5 +420,6 @@ pub fn check_name(raw: &str, blocked: &BlockList) -> Result<String, NameError> {
     Ok(name)
 }
 
+pub mod budget;
 #[cfg(test)]
 mod tests;

@@ -355,7 +355,7 @@ async fn domains_delete(
         problems::DomainNotFound,
         (status = 409, description = "Already verified, or e-mail is not configured", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
         (status = 422, description = "The address is not at the domain", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
-        (status = 429, description = "A code was sent less than a minute ago (see Retry-After)", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 429, description = "A code was sent less than a minute ago, or the name's ten codes of the day are spent (see Retry-After)", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]
@@ -375,10 +375,10 @@ async fn domains_prepare_verification(
              verification code",
         ));
     }
-    let address = body.email.trim().to_lowercase();
-    if address.len() > 320 || address.chars().any(char::is_control) {
-        return Err(ApiError::field("email", "is not an e-mail address"));
-    }
+    // The same rule as invitations' addresses: a code sent to an address the mail
+    // system cannot take would still hold the minute's lock.
+    let address = crate::domain::invitation::normalize_email(&body.email)
+        .map_err(|message| ApiError::field("email", message))?;
     let locale = body
         .locale
         .as_deref()
@@ -400,6 +400,7 @@ async fn domains_prepare_verification(
 }
 
 /// Enter the code. Five wrong codes burn it; it expires after 10 minutes and works once.
+/// A name takes at most ten wrong codes a day, whichever orgs enter them.
 /// Needs `org:sys_domains:manage`.
 #[utoipa::path(
     post, path = "/orgs/{org}/domains/{id}/verification/attempt", tag = "domains", operation_id = "attemptDomainVerification",
@@ -414,6 +415,7 @@ async fn domains_prepare_verification(
         problems::DomainNotFound,
         (status = 409, description = "No code is pending, or the domain cannot be verified by this org", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
         (status = 422, description = "Wrong or expired code", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 429, description = "The name's ten wrong codes of the day, across all orgs, are spent (see Retry-After)", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
 )]

@@ -15,6 +15,7 @@ use super::membership_requests::MembershipRequestResponse;
 use super::openapi::PROBLEM_CONTENT_TYPE;
 use super::problems;
 use super::{AppJson, AppPath, AppQuery, Page, PageParams};
+use crate::domain::caller::IdentityCredential;
 use crate::domain::enrollment::SuggestionStatus;
 use crate::domain::{authorize, Action, Caller, Denied};
 use crate::error::{ApiError, ApiResult, ErrorCode, Problem};
@@ -31,11 +32,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Enrolls the calling identity by verified domain when its verified addresses, or the
 /// automatic domains at them, changed since it was last seen here (see
 /// `crate::enrollment`); in the common case this touches no database. A failure is
-/// logged and the request goes on: the next call tries again.
+/// logged and the request goes on: the next call tries again. Only a Kratos session
+/// says which addresses are verified: a call with an access token (which carries none)
+/// must not be taken for an identity that lost them all.
 pub async fn seen(state: &AppState, caller: &Caller) {
     let Caller::Identity(identity) = caller else {
         return;
     };
+    if !matches!(identity.credential, IdentityCredential::Session(_)) {
+        return;
+    }
     let outcome = state
         .enrollment
         .observe(

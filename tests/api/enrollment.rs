@@ -467,4 +467,76 @@ on_both_backends!(
     manual_mode_hides_suggestions,
     verification_enrolls_identities_seen_earlier,
     automatic_invitations_and_the_cap,
+    access_tokens_leave_recorded_addresses_alone,
+    a_suggestion_needs_the_address_that_earned_it,
 );
+
+/// Bob's address moves off acme.com: his next session no longer shows Acme suggested,
+/// and the suggestion cannot be accepted.
+async fn a_suggestion_needs_the_address_that_earned_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.user("alice");
+    let acme = org(&app, &alice, "Acme").await;
+    add_domain(&app, &acme, "acme.com", "automatic_suggestion", true).await;
+    let bob = person(&app, "Bob", "bob@acme.com");
+    let suggested = data(&app, "/me/suggestions", &bob).await;
+    assert_eq!(suggested.len(), 1, "{suggested:?}");
+    let id = suggested[0]["id"].as_str().unwrap().to_owned();
+
+    app.kratos
+        .insert_identity(crate::support::kratos_double::IdentitySeed {
+            id: Some(bob.id),
+            traits: json!({"email": "bob@elsewhere.example", "first_name": "Bob"}),
+            verified: true,
+            state: "active".into(),
+            ..Default::default()
+        });
+    let session = app.kratos.create_session(bob.id);
+    let moved = User {
+        token: session.token,
+        cookie: session.cookie,
+        ..bob.clone()
+    };
+    assert!(data(&app, "/me/suggestions", &moved).await.is_empty());
+    app.post(
+        &format!("/me/suggestions/{id}/accept"),
+        Auth::Bearer(&moved.token),
+        json!({}),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "suggestion_not_found");
+}
+
+/// A call with a Hydra access token (which says nothing of verified addresses) is not
+/// taken for an identity that lost its addresses: a domain verified afterwards still
+/// finds Bob, whom a session call showed at acme.com.
+async fn access_tokens_leave_recorded_addresses_alone(backend: Backend) {
+    let hydra = crate::support::hydra_double::HydraDouble::start().await;
+    let url = hydra.admin_url();
+    let app = TestApp::spawn_with(backend, |s| {
+        s.claims.hydra_admin_url = Some(url.parse().unwrap());
+    })
+    .await;
+    let alice = app.user("alice");
+    let acme = org(&app, &alice, "Acme").await;
+    let bob = person(&app, "Bob", "bob@acme.com");
+    assert!(data(&app, "/me/memberships", &bob).await.is_empty());
+    let token = hydra.issue(
+        &bob.id.to_string(),
+        "mobile-app",
+        &["orgs:read"],
+        std::time::Duration::from_secs(3600),
+    );
+    let by_token = app.get("/me/memberships", Auth::Bearer(&token)).await;
+    assert_eq!(by_token.status, StatusCode::OK, "{}", by_token.body);
+    let recorded = app
+        .db
+        .raw()
+        .await
+        .count("SELECT COUNT(*) FROM identity_verified_addresses", None)
+        .await;
+    assert_eq!(recorded, 1, "the token call kept Bob's address");
+    let domain = add_domain(&app, &acme, "acme.com", "automatic_invitation", false).await;
+    verify(&app, domain).await;
+    assert_eq!(data(&app, "/me/invitations", &bob).await.len(), 1);
+}

@@ -583,6 +583,7 @@ export interface paths {
         put?: never;
         /**
          * Enter the code. Five wrong codes burn it; it expires after 10 minutes and works once.
+         *     A name takes at most ten wrong codes a day, whichever orgs enter them.
          *     Needs `org:sys_domains:manage`.
          */
         post: operations["attemptDomainVerification"];
@@ -4263,7 +4264,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A code was sent less than a minute ago (see Retry-After) */
+            /** @description A code was sent less than a minute ago, or the name's ten codes of the day are spent (see Retry-After) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4351,7 +4352,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            429: components["responses"]["RateLimited"];
+            /** @description The name's ten wrong codes of the day, across all orgs, are spent (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

@@ -5,6 +5,7 @@
 //! at the same moment cannot both succeed. Every write records its
 //! `organizationDomain.*` event in its own transaction.
 
+mod budget;
 mod rows;
 mod verify;
 

@@ -42,6 +42,10 @@ pub(super) struct DomainRow {
 }
 
 impl DomainRow {
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+
     pub(super) fn code_state(&self) -> CodeState<'_> {
         CodeState {
             verified: self.verified_at.is_some(),

@@ -3,6 +3,7 @@
 
 use uuid::Uuid;
 
+use super::budget::{lock_budget, save_budget};
 use super::{domain_enrolls, emit_domain, load_domain, lock_for_manager, mark_verified, Domain};
 use crate::domain::domains::{
     address_matches, attempt as judge, code_expiry, hash_code, resend_wait, Attempt,
@@ -58,6 +59,12 @@ pub(super) async fn prepare(
     if let Some(retry_after) = resend_wait(domain.code_sent_at, now) {
         return Err(StoreError::CodeRecentlySent { retry_after });
     }
+    let mut budget = lock_budget(&mut tx, &domain.name, now).await?;
+    if let Some(retry_after) = budget.code_wait(now) {
+        return Err(StoreError::CodeRecentlySent { retry_after });
+    }
+    budget.codes_sent += 1;
+    save_budget(&mut tx, &domain.name, budget).await?;
     query(
         "UPDATE org_domains SET affiliation_email_address = $2, code_hash = $3, \
          code_expires_at = $4, code_attempts = 0, code_sent_at = $5, updated_at = $5 \
@@ -102,6 +109,13 @@ pub(super) async fn attempt(
     let now = change.now;
     let mut tx = db.begin_write().await?;
     let row = lock_for_manager(&mut tx, org, id, change).await?;
+    let mut budget = lock_budget(&mut tx, row.name(), now).await?;
+    if let Some(retry_after) = budget.attempt_wait(now) {
+        if row.code_state().verified {
+            return Err(StoreError::DomainAlreadyVerified);
+        }
+        return Err(StoreError::CodeRecentlySent { retry_after });
+    }
     match judge(&row.code_state(), id, code, now) {
         Attempt::AlreadyVerified => Err(StoreError::DomainAlreadyVerified),
         Attempt::NoCode => Err(StoreError::VerificationCodeMissing),
@@ -119,6 +133,8 @@ pub(super) async fn attempt(
             .bind(MAX_CODE_ATTEMPTS)
             .execute(&mut tx)
             .await?;
+            budget.wrong_codes += 1;
+            save_budget(&mut tx, row.name(), budget).await?;
             let counted = load_domain(&mut tx, org, id, now).await?;
             emit_domain(&mut tx, change, EventType::DomainUpdated, &counted).await?;
             tx.commit().await?;

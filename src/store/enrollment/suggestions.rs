@@ -25,9 +25,12 @@ pub struct Suggestion {
 }
 
 /// A suggestion that still stands: shown, never withdrawn, its domain verified and
-/// still suggesting.
+/// still suggesting, and the identity still holding a verified address there (as its
+/// last session showed them: an identity whose address moved elsewhere loses it).
 const STANDING: &str = "s.status IN ('pending', 'accepted') AND d.verified_at IS NOT NULL \
-    AND d.enrollment_mode = 'automatic_suggestion'";
+    AND d.enrollment_mode = 'automatic_suggestion' \
+    AND EXISTS (SELECT 1 FROM identity_verified_addresses a \
+                WHERE a.identity_id = s.identity_id AND a.domain = d.name)";
 
 #[derive(sqlx::FromRow)]
 struct SuggestionRow {

@@ -2,6 +2,7 @@
 //! the name rules, verification by code, automatic verification, permissions, events,
 //! withdrawing what a domain enrolled, and two orgs racing to verify one name.
 
+mod budget;
 mod import;
 mod lifecycle;
 mod race;
