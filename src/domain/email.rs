@@ -185,6 +185,27 @@ pub fn next_attempt(
     (at - queued_at <= GIVE_UP_AFTER).then_some(at)
 }
 
+/// Whether Polis may e-mail a link to `link`: only when its origin (scheme, host and
+/// port, the scheme's default port when none is written) is the origin of one of
+/// `trusted` (the app's own pages and origins, from configuration). Anything that is not
+/// an absolute http(s) URL is never trusted, nor trusts. Keeps Polis's sender from
+/// carrying a link to a page the deployment does not own.
+pub fn on_trusted_origin(link: &str, trusted: &[&str]) -> bool {
+    let Some(origin) = http_origin(link) else {
+        return false;
+    };
+    trusted
+        .iter()
+        .filter_map(|url| http_origin(url))
+        .any(|allowed| allowed == origin)
+}
+
+/// The origin of an absolute http(s) URL.
+fn http_origin(url: &str) -> Option<url::Origin> {
+    let url = url::Url::parse(url).ok()?;
+    (matches!(url.scheme(), "http" | "https") && url.has_host()).then(|| url.origin())
+}
+
 /// The shortest time between two e-mails for one invitation (`…/resend`).
 pub const RESEND_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
 
@@ -303,6 +324,35 @@ mod tests {
         let flat = json!({"first_name": "Alice", "email": "a@x.com"});
         assert_eq!(display_name(&flat).as_deref(), Some("Alice"));
         assert_eq!(display_name(&json!({"email": "a@x.com"})), None);
+    }
+
+    #[test]
+    fn links_are_mailed_only_to_trusted_origins() {
+        let trusted = [
+            "https://app.example.com/accept?from=mail",
+            "http://localhost:3000",
+        ];
+        for ok in [
+            "https://app.example.com/join?x=1",
+            "https://APP.example.com:443/other",
+            "http://localhost:3000/invite",
+        ] {
+            assert!(on_trusted_origin(ok, &trusted), "{ok}");
+        }
+        for bad in [
+            "https://evil.example.net/join",
+            "http://app.example.com/join",
+            "https://app.example.com:8443/join",
+            "https://app.example.com.evil.net/join",
+            "https://app.example.com@evil.net/join",
+            "http://localhost:3001/",
+            "javascript:alert(1)",
+            "not a url",
+        ] {
+            assert!(!on_trusted_origin(bad, &trusted), "{bad}");
+        }
+        assert!(!on_trusted_origin("https://app.example.com/", &[]));
+        assert!(!on_trusted_origin("data:,x", &["data:,x"]));
     }
 
     #[test]

@@ -121,11 +121,15 @@ pub struct CreateInvitationRequest {
     /// Admin API keys only. Copied to the membership on acceptance.
     #[schema(value_type = Option<Object>)]
     pub private_metadata: Option<Value>,
-    /// Where the invitee should land; the returned `url` is this plus the token.
+    /// Where the invitee should land; the returned `url` is this plus the token. Polis
+    /// e-mails it only when its origin (scheme, host, port) is that of
+    /// `POLIS_INVITATION_URL` or one of `POLIS_CORS_ALLOWED_ORIGINS`.
     pub redirect_url: Option<String>,
     /// E-mail the invitation (its `url`) from Polis. Default: `true` when Polis has SMTP
-    /// configured and a link can be made (`redirect_url` or `POLIS_INVITATION_URL`).
-    /// `true` without SMTP: 409 `email_not_configured`; without a link: 422.
+    /// configured and a link it may e-mail can be made (`redirect_url` on an allowed
+    /// origin, or `POLIS_INVITATION_URL`). `true` without SMTP: 409
+    /// `email_not_configured`; without a link, or with a `redirect_url` on another
+    /// origin: 422 on `redirect_url`.
     pub send_email: Option<bool>,
     /// The e-mail's language, a BCP-47 tag (`de`, `fr-CA`); English when absent or
     /// when no template has it.
@@ -149,7 +153,9 @@ pub struct ListInvitationsParams {
 
 /// Invite an e-mail address. Needs `org:sys_memberships:manage`. The response carries
 /// the acceptance `token` and `url` once. With SMTP configured Polis e-mails the
-/// invitation (`email_sent`); otherwise the app sends it itself.
+/// invitation (`email_sent`) when its link is on an allowed origin; otherwise the app
+/// sends it itself. A pending invitation a verified domain made to the same address is
+/// revoked in favour of this one.
 #[utoipa::path(
     post, path = "/orgs/{org}/invitations", tag = "invitations", operation_id = "createInvitation",
     params(("org" = String, Path, description = "The org's UUID, slug or Clerk id")),
@@ -158,8 +164,8 @@ pub struct ListInvitationsParams {
         (status = 201, description = "Created", body = CreatedInvitationResponse),
         problems::MissingPermission,
         problems::OrgNotFound,
-        (status = 409, description = "Pending invitation exists, already a member, cap reached, or `send_email` without SMTP (`email_not_configured`)", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
-        (status = 422, description = "Invalid fields or unknown role", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 409, description = "Pending invitation exists (`invitation_exists`; a pending invitation a verified domain made is revoked instead), already a member, cap reached, or `send_email` without SMTP (`email_not_configured`)", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 422, description = "Invalid fields (a `redirect_url` to e-mail must be on an allowed origin) or unknown role", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
         problems::KratosUnavailable,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
@@ -184,8 +190,8 @@ async fn invitations_create(
         (status = 201, description = "All created", body = CreatedInvitationList),
         problems::MissingPermission,
         problems::OrgNotFound,
-        (status = 409, description = "One address has a pending invitation or is a member, the cap is reached, or `send_email` without SMTP (`email_not_configured`)", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
-        (status = 422, description = "Invalid fields (named `[i].field`), unknown role or over 100", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 409, description = "One address has a pending invitation (not one a verified domain made: that is revoked instead) or is a member, the cap is reached, or `send_email` without SMTP (`email_not_configured`)", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 422, description = "Invalid fields (named `[i].field`; a `redirect_url` to e-mail must be on an allowed origin), unknown role or over 100", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
         problems::KratosUnavailable,
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))

@@ -3,6 +3,7 @@
 //! written with SQL here (as the domains routes would leave them) and enrolled with the
 //! store call those routes make.
 
+mod manual;
 mod requests;
 mod routes;
 

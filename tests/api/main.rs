@@ -17,6 +17,7 @@ mod concurrency;
 mod domains;
 mod email;
 mod email_delivery;
+mod email_links;
 mod enrollment;
 mod events;
 mod fuzz_findings;

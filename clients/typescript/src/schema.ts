@@ -609,7 +609,9 @@ export interface paths {
         /**
          * Invite an e-mail address. Needs `org:sys_memberships:manage`. The response carries
          *     the acceptance `token` and `url` once. With SMTP configured Polis e-mails the
-         *     invitation (`email_sent`); otherwise the app sends it itself.
+         *     invitation (`email_sent`) when its link is on an allowed origin; otherwise the app
+         *     sends it itself. A pending invitation a verified domain made to the same address is
+         *     revoked in favour of this one.
          */
         post: operations["createInvitation"];
         delete?: never;
@@ -1064,14 +1066,20 @@ export interface components {
             /** @description Admin API keys only. Copied to the membership on acceptance. */
             private_metadata?: Record<string, unknown> | null;
             public_metadata?: Record<string, unknown> | null;
-            /** @description Where the invitee should land; the returned `url` is this plus the token. */
+            /**
+             * @description Where the invitee should land; the returned `url` is this plus the token. Polis
+             *     e-mails it only when its origin (scheme, host, port) is that of
+             *     `POLIS_INVITATION_URL` or one of `POLIS_CORS_ALLOWED_ORIGINS`.
+             */
             redirect_url?: string | null;
             /** @description Role key; the configured default role (`org:member`) when absent. */
             role?: string | null;
             /**
              * @description E-mail the invitation (its `url`) from Polis. Default: `true` when Polis has SMTP
-             *     configured and a link can be made (`redirect_url` or `POLIS_INVITATION_URL`).
-             *     `true` without SMTP: 409 `email_not_configured`; without a link: 422.
+             *     configured and a link it may e-mail can be made (`redirect_url` on an allowed
+             *     origin, or `POLIS_INVITATION_URL`). `true` without SMTP: 409
+             *     `email_not_configured`; without a link, or with a `redirect_url` on another
+             *     origin: 422 on `redirect_url`.
              */
             send_email?: boolean | null;
         };
@@ -4484,7 +4492,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Pending invitation exists, already a member, cap reached, or `send_email` without SMTP (`email_not_configured`) */
+            /** @description Pending invitation exists (`invitation_exists`; a pending invitation a verified domain made is revoked instead), already a member, cap reached, or `send_email` without SMTP (`email_not_configured`) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4495,7 +4503,7 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Invalid fields or unknown role */
+            /** @description Invalid fields (a `redirect_url` to e-mail must be on an allowed origin) or unknown role */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4570,7 +4578,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description One address has a pending invitation or is a member, the cap is reached, or `send_email` without SMTP (`email_not_configured`) */
+            /** @description One address has a pending invitation (not one a verified domain made: that is revoked instead) or is a member, the cap is reached, or `send_email` without SMTP (`email_not_configured`) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4581,7 +4589,7 @@ export interface operations {
             };
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
-            /** @description Invalid fields (named `[i].field`), unknown role or over 100 */
+            /** @description Invalid fields (named `[i].field`; a `redirect_url` to e-mail must be on an allowed origin), unknown role or over 100 */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4718,7 +4726,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Neither the invitation's `redirect_url` nor `POLIS_INVITATION_URL` gives a link */
+            /** @description Neither the invitation's `redirect_url` nor `POLIS_INVITATION_URL` gives a link, or its `redirect_url` is not on an allowed origin (`POLIS_INVITATION_URL`'s or one of `POLIS_CORS_ALLOWED_ORIGINS`) */
             422: {
                 headers: {
                     [name: string]: unknown;

@@ -47,11 +47,6 @@ fn check_request(
     let field = |name: &str| format!("{prefix}{name}");
     let now = state.clock.now();
     let link = email::link_base(state, request.redirect_url.as_deref());
-    let send =
-        email::wants_email(state, request.send_email, link.is_some()).unwrap_or_else(|message| {
-            errors.add(&field("redirect_url"), message);
-            false
-        });
     let locale = request.locale.as_deref().and_then(|raw| {
         normalize_locale(raw)
             .map_err(|message| errors.add(&field("locale"), message))
@@ -71,9 +66,13 @@ fn check_request(
             None
         }
     };
-    if let Some(url) = &request.redirect_url {
-        errors.check(&field("redirect_url"), validate_http_url(url));
-    }
+    let send = check_send(
+        state,
+        errors,
+        &field("redirect_url"),
+        request,
+        link.as_deref(),
+    );
     for (name, metadata) in [
         ("public_metadata", &request.public_metadata),
         ("private_metadata", &request.private_metadata),
@@ -89,6 +88,25 @@ fn check_request(
         link,
         send,
     }
+}
+
+/// Checks `redirect_url` and whether to e-mail the invitation (its link starting at
+/// `link`); a problem of either is recorded under `field`, once.
+fn check_send(
+    state: &AppState,
+    errors: &mut FieldErrors,
+    field: &str,
+    request: &CreateInvitationRequest,
+    link: Option<&str>,
+) -> bool {
+    if let Some(Err(message)) = request.redirect_url.as_deref().map(validate_http_url) {
+        errors.add(field, message);
+        return false;
+    }
+    email::wants_email(state, request.send_email, link).unwrap_or_else(|message| {
+        errors.add(field, message);
+        false
+    })
 }
 
 /// Validates every request (naming each bad field), then looks each address up in

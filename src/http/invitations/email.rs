@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::email::{display_name, EmailMessage, OutgoingEmail};
+use crate::domain::email::{display_name, on_trusted_origin, EmailMessage, OutgoingEmail};
 use crate::domain::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -30,20 +30,41 @@ pub(super) fn check_configured(state: &AppState, asked: bool) -> ApiResult<()> {
     Ok(())
 }
 
-/// Whether to e-mail an invitation: as asked, else whenever SMTP is configured and a
-/// link can be made. `Err`: asked for without a link (the message for `redirect_url`).
+/// Why a link cannot be e-mailed: it is not on an origin the deployment owns.
+pub(super) const FOREIGN_LINK: &str = "e-mailed links must be on an allowed origin: \
+     POLIS_INVITATION_URL or POLIS_CORS_ALLOWED_ORIGINS";
+
+/// Whether Polis may e-mail a link starting at `link`: its origin is that of
+/// `POLIS_INVITATION_URL` or one of `POLIS_CORS_ALLOWED_ORIGINS`
+/// (`domain::email::on_trusted_origin`).
+pub(super) fn may_email(state: &AppState, link: &str) -> bool {
+    let origins = state.settings.allowed_origins();
+    let app_page = state.settings.email.invitation_url.as_ref();
+    let trusted: Vec<&str> = app_page
+        .map(url::Url::as_str)
+        .into_iter()
+        .chain(origins.iter().map(String::as_str))
+        .collect();
+    on_trusted_origin(link, &trusted)
+}
+
+/// Whether to e-mail an invitation whose link starts at `link`: as asked, else whenever
+/// SMTP is configured and the link may be e-mailed. `Err`: asked for without a link, or
+/// with one Polis may not e-mail (the message for `redirect_url`).
 pub(super) fn wants_email(
     state: &AppState,
     asked: Option<bool>,
-    has_link: bool,
+    link: Option<&str>,
 ) -> Result<bool, &'static str> {
+    let mailable = link.is_some_and(|link| may_email(state, link));
     match asked {
-        Some(true) if !has_link => Err(
+        Some(true) if link.is_none() => Err(
             "is needed to e-mail the invitation (its link points there) \
              unless POLIS_INVITATION_URL is set",
         ),
+        Some(true) if !mailable => Err(FOREIGN_LINK),
         Some(asked) => Ok(asked),
-        None => Ok(state.settings.email.sends() && has_link),
+        None => Ok(state.settings.email.sends() && mailable),
     }
 }
 

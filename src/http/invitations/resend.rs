@@ -3,7 +3,7 @@
 use axum::extract::State;
 
 use super::create::acceptance_url;
-use super::email::{check_configured, link_base, Letterhead};
+use super::email::{check_configured, link_base, may_email, Letterhead, FOREIGN_LINK};
 use super::{org_invitation, CreatedInvitationResponse, InvitationResponse};
 use crate::auth::tokens::{random_token, sha256_hex};
 use crate::domain::invitation::InvitationStatus;
@@ -29,7 +29,7 @@ use crate::store::{Change, RequestOrigin};
         problems::MissingPermission,
         problems::InvitationNotFound,
         (status = 409, description = "Not pending (`invitation_not_pending`), or Polis has no SMTP configured (`email_not_configured`)", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
-        (status = 422, description = "Neither the invitation's `redirect_url` nor `POLIS_INVITATION_URL` gives a link", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
+        (status = 422, description = "Neither the invitation's `redirect_url` nor `POLIS_INVITATION_URL` gives a link, or its `redirect_url` is not on an allowed origin (`POLIS_INVITATION_URL`'s or one of `POLIS_CORS_ALLOWED_ORIGINS`)", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
         (status = 429, description = "E-mailed less than a minute ago (`resend_too_soon`); see `Retry-After`", body = Problem, content_type = PROBLEM_CONTENT_TYPE),
     ),
     security(("session_cookie" = []), ("session_token" = []), ("bearer" = []), ("api_key" = []))
@@ -53,6 +53,9 @@ pub(super) async fn invitations_resend(
             "the invitation has none and POLIS_INVITATION_URL is not set: its e-mail would have no link",
         )
     })?;
+    if !may_email(&state, &link) {
+        return Err(ApiError::field("redirect_url", FOREIGN_LINK));
+    }
     let token = random_token();
     let url = acceptance_url(Some(&link), &token)
         .ok_or_else(|| ApiError::field("redirect_url", "is not a URL"))?;

@@ -13,7 +13,7 @@ use crate::domain::enrollment::{address_domain, EnrollmentMode, SuggestionStatus
 use crate::domain::invitation::InvitationStatus;
 use crate::store::db::{query, Conn};
 use crate::store::events::{emit_all, EventType, Stamp};
-use crate::store::invitations::invitation_event;
+use crate::store::invitations::{expire_stale_invitation, invitation_event};
 use crate::store::{Change, Invitation, StoreResult};
 
 /// Identities a domain's enrollment handles per statement.
@@ -119,13 +119,14 @@ pub(super) async fn enroll_candidates(
 }
 
 /// A domain's pending invitation: no token (accepted from `/me/invitations`), no
-/// inviter, no expiry.
+/// inviter, no expiry. An expired invitation to the address no longer blocks it.
 async fn invite(
     conn: &mut Conn,
     candidate: &Candidate,
     role: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<Invitation>> {
+    expire_stale_invitation(conn, candidate.org_id, &candidate.address, now).await?;
     let id = Uuid::now_v7();
     let empty = Value::Object(serde_json::Map::new());
     let inserted: Option<Uuid> = query(

@@ -4,29 +4,48 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::by_domain::supersede_domain_invitation;
 use super::NewInvitation;
 use crate::domain::email::OutgoingEmail;
 use crate::store::db::{query, Conn};
 use crate::store::emails::enqueue_email;
+use crate::store::events::Stamp;
 use crate::store::invariants::seats_taken;
 use crate::store::{OnUnique, StoreError, StoreResult, Unique};
 
-pub(super) async fn insert_invitation(
+/// Marks the invitation to `address` in `org` that is still stored `pending` but has
+/// expired by `now` as `expired`, so that it no longer holds the one pending place a
+/// new invitation (a manager's or a domain's) needs.
+pub(in crate::store) async fn expire_stale_invitation(
     conn: &mut Conn,
     org: Uuid,
-    invitation: &NewInvitation,
+    address: &str,
     now: DateTime<Utc>,
-) -> StoreResult<Uuid> {
-    // An expired invitation no longer blocks a new one to the same address.
+) -> StoreResult<()> {
     query(
         "UPDATE invitations SET status = 'expired', updated_at = $3 WHERE org_id = $1 \
          AND email_address = $2 AND status = 'pending' AND expires_at <= $3",
     )
     .bind(org)
-    .bind(&invitation.email_address)
+    .bind(address)
     .bind(now)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Writes a manager's invitation (and queues its e-mail). An expired invitation to the
+/// address no longer blocks it, and one a verified domain made is revoked in its favour
+/// (with its event, stamped `stamp`).
+pub(super) async fn insert_invitation(
+    conn: &mut Conn,
+    org: Uuid,
+    invitation: &NewInvitation,
+    stamp: &Stamp<'_>,
+    now: DateTime<Utc>,
+) -> StoreResult<Uuid> {
+    expire_stale_invitation(conn, org, &invitation.email_address, now).await?;
+    supersede_domain_invitation(conn, org, &invitation.email_address, stamp, now).await?;
     let id = Uuid::now_v7();
     let emailed = invitation.email.as_ref().map(|_| now);
     query(

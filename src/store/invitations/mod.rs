@@ -25,6 +25,7 @@ use crate::store::orgs::{lock_org, OrgSummary};
 use crate::store::roles::role_exists;
 use crate::store::{Change, Membership, PageRequest, SqlStore, StoreError, StoreResult};
 pub(in crate::store) use by_domain::revoke_for_domain;
+pub(in crate::store) use insert::expire_stale_invitation;
 use insert::{ensure_seats_for, insert_invitation};
 pub(in crate::store) use rows::live_pending;
 use rows::{
@@ -219,6 +220,7 @@ impl InvitationStore for SqlStore {
         let cap = lock_org(&mut tx, org).await?;
         let rights = Rights::require(&mut tx, org, change, Action::ManageInvitations).await?;
         ensure_seats_for(&mut tx, org, cap, invitations.len(), now).await?;
+        let stamp = Stamp::from(change);
         let mut created = Vec::with_capacity(invitations.len());
         for invitation in &invitations {
             let granted = rights.catalog.role(&invitation.role)?;
@@ -228,9 +230,8 @@ impl InvitationStore for SqlStore {
                     return Err(StoreError::AlreadyMember);
                 }
             }
-            created.push(insert_invitation(&mut tx, org, invitation, now).await?);
+            created.push(insert_invitation(&mut tx, org, invitation, &stamp, now).await?);
         }
-        let stamp = Stamp::from(change);
         let mut loaded = Vec::with_capacity(created.len());
         for id in created {
             let invitation = load_invitation(&mut tx, id, now).await?;

@@ -9,7 +9,7 @@ use crate::harness::{Auth, Backend, TestApp, User};
 use crate::on_both_backends;
 
 /// Alice (alice@acme.com) creates Acme and adds acme.com in `mode`: verified at once.
-async fn acme_with_domain(app: &TestApp, mode: &str) -> (User, String, String) {
+pub(super) async fn acme_with_domain(app: &TestApp, mode: &str) -> (User, String, String) {
     let alice = person(app, "Alice", "alice@acme.com");
     let created = app.create_org(&alice, "Acme").await;
     let slug = created["slug"].as_str().unwrap().to_owned();
@@ -25,7 +25,7 @@ async fn acme_with_domain(app: &TestApp, mode: &str) -> (User, String, String) {
     (alice, slug, domain.str("id"))
 }
 
-async fn patch_mode(app: &TestApp, alice: &User, slug: &str, domain: &str, body: Value) {
+pub(super) async fn patch_mode(app: &TestApp, alice: &User, slug: &str, domain: &str, body: Value) {
     let reply = app
         .patch(
             &format!("/orgs/{slug}/domains/{domain}"),
