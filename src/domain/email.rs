@@ -101,9 +101,18 @@ pub struct OutgoingEmail {
     /// A BCP-47 tag (`de`, `fr-CA`) choosing the templates' language; `None`: English.
     pub locale: Option<String>,
     pub message: EmailMessage,
-    /// The invitation this e-mail is about: its queued e-mails are withdrawn when it is
-    /// revoked or its token rotated, and removed with it.
-    pub invitation_id: Option<Uuid>,
+    /// What the e-mail is about: its queued e-mails are withdrawn when their secret no
+    /// longer works (an invitation revoked or its token rotated, a code replaced or used),
+    /// and removed with it.
+    pub about: Option<EmailAbout>,
+}
+
+/// The record an e-mail carries a secret of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailAbout {
+    Invitation(Uuid),
+    /// A domain's verification code.
+    Domain(Uuid),
 }
 
 /// The message's Debug hides its secret; the address is kept (the queue shows it too).
@@ -113,7 +122,7 @@ impl std::fmt::Debug for OutgoingEmail {
             .field("to", &self.to)
             .field("locale", &self.locale)
             .field("message", &self.message)
-            .field("invitation_id", &self.invitation_id)
+            .field("about", &self.about)
             .finish()
     }
 }
@@ -268,7 +277,7 @@ mod tests {
             to: "bob@acme.com".into(),
             locale: None,
             message: invitation(),
-            invitation_id: None,
+            about: None,
         };
         let shown = format!("{email:?} {code:?}");
         assert!(

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::db::{query, Conn};
 use super::{SqlStore, StoreResult};
-use crate::domain::email::{EmailMessage, OutgoingEmail};
+use crate::domain::email::{EmailAbout, EmailMessage, OutgoingEmail};
 
 /// An e-mail a worker holds until its lease ends, with what it needs to send it.
 #[derive(Debug, Clone)]
@@ -83,33 +83,44 @@ pub(in crate::store) async fn enqueue_email(
     let id = Uuid::now_v7();
     let message = serde_json::to_value(&email.message).map_err(encode_error)?;
     query(
-        "INSERT INTO email_outbox (id, recipient, locale, message, invitation_id, status, \
-         attempts, next_attempt_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $6, $6)",
+        "INSERT INTO email_outbox (id, recipient, locale, message, invitation_id, domain_id, \
+         status, attempts, next_attempt_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $7, 'queued', 0, $6, $6, $6)",
     )
     .bind(id)
     .bind(&email.to)
     .bind(&email.locale)
     .bind(Json(message))
-    .bind(email.invitation_id)
+    .bind(match email.about {
+        Some(EmailAbout::Invitation(invitation)) => Some(invitation),
+        _ => None,
+    })
     .bind(now)
+    .bind(match email.about {
+        Some(EmailAbout::Domain(domain)) => Some(domain),
+        _ => None,
+    })
     .execute(conn)
     .await?;
     Ok(id)
 }
 
-/// Cancels the e-mails of `invitation` not yet sent (its link no longer works), clearing
-/// their secrets; returns how many.
-pub(in crate::store) async fn cancel_invitation_emails(
+/// Cancels the e-mails about an invitation or a domain not yet sent (their link or code
+/// no longer works), clearing their secrets; returns how many.
+pub(in crate::store) async fn cancel_emails(
     conn: &mut Conn,
-    invitation: Uuid,
+    about: EmailAbout,
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
-    let pending: Vec<(Uuid, Json<Value>)> = query(
-        "SELECT id, message FROM email_outbox WHERE invitation_id = $1 \
-         AND status IN ('queued', 'sending')",
-    )
-    .bind(invitation)
+    let (column, id) = match about {
+        EmailAbout::Invitation(id) => ("invitation_id", id),
+        EmailAbout::Domain(id) => ("domain_id", id),
+    };
+    let pending: Vec<(Uuid, Json<Value>)> = query(format!(
+        "SELECT id, message FROM email_outbox WHERE {column} = $1 \
+         AND status IN ('queued', 'sending')"
+    ))
+    .bind(id)
     .fetch_all(conn)
     .await?;
     for (id, message) in &pending {
@@ -146,6 +157,7 @@ struct EmailRow {
     locale: Option<String>,
     message: Json<Value>,
     invitation_id: Option<Uuid>,
+    domain_id: Option<Uuid>,
     attempts: i32,
     created_at: DateTime<Utc>,
 }
@@ -173,7 +185,8 @@ impl EmailStore for SqlStore {
         let rows: Vec<EmailRow> = query(format!(
             "UPDATE email_outbox SET status = 'sending', leased_until = $3, leased_by = $1, \
              updated_at = $2 WHERE id IN ({DUE}{skip_locked}) \
-             RETURNING id, recipient, locale, message, invitation_id, attempts, created_at"
+             RETURNING id, recipient, locale, message, invitation_id, domain_id, attempts, \
+             created_at"
         ))
         .bind(worker)
         .bind(now)
@@ -190,7 +203,10 @@ impl EmailStore for SqlStore {
                         to: row.recipient,
                         locale: row.locale,
                         message,
-                        invitation_id: row.invitation_id,
+                        about: row
+                            .invitation_id
+                            .map(EmailAbout::Invitation)
+                            .or(row.domain_id.map(EmailAbout::Domain)),
                     },
                     attempts: row.attempts,
                     created_at: row.created_at,

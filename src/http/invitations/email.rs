@@ -131,7 +131,7 @@ impl Letterhead {
                     .unwrap_or_else(|| role.to_owned()),
                 expires_at,
             },
-            invitation_id: None,
+            about: None,
         }
     }
 }

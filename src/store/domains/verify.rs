@@ -9,9 +9,9 @@ use crate::domain::domains::{
     address_matches, attempt as judge, code_expiry, hash_code, resend_wait, Attempt,
     VerificationStrategy, CODE_TTL_MINUTES, MAX_CODE_ATTEMPTS,
 };
-use crate::domain::email::{EmailMessage, OutgoingEmail};
+use crate::domain::email::{EmailAbout, EmailMessage, OutgoingEmail};
 use crate::store::db::{query, Db};
-use crate::store::emails::enqueue_email;
+use crate::store::emails::{cancel_emails, enqueue_email};
 use crate::store::events::EventType;
 use crate::store::{Change, StoreError, StoreResult};
 
@@ -77,14 +77,16 @@ pub(super) async fn prepare(
     .bind(now)
     .execute(&mut tx)
     .await?;
-    enqueue_email(&mut tx, &code_email(&domain.name, request), now).await?;
+    // The last code no longer works: its e-mail, if still queued, is not sent.
+    cancel_emails(&mut tx, EmailAbout::Domain(id), now).await?;
+    enqueue_email(&mut tx, &code_email(id, &domain.name, request), now).await?;
     let prepared = load_domain(&mut tx, org, id, now).await?;
     emit_domain(&mut tx, change, EventType::DomainUpdated, &prepared).await?;
     tx.commit().await?;
     Ok(prepared)
 }
 
-fn code_email(domain: &str, request: VerificationRequest) -> OutgoingEmail {
+fn code_email(id: Uuid, domain: &str, request: VerificationRequest) -> OutgoingEmail {
     OutgoingEmail {
         to: request.address,
         locale: request.locale,
@@ -94,7 +96,7 @@ fn code_email(domain: &str, request: VerificationRequest) -> OutgoingEmail {
             code: request.code,
             expires_in_minutes: u32::try_from(CODE_TTL_MINUTES).unwrap_or(10),
         },
-        invitation_id: None,
+        about: Some(EmailAbout::Domain(id)),
     }
 }
 
@@ -148,6 +150,7 @@ pub(super) async fn attempt(
         }
         Attempt::Verified => {
             mark_verified(&mut tx, id, VerificationStrategy::EmailCode, now).await?;
+            cancel_emails(&mut tx, EmailAbout::Domain(id), now).await?;
             let verified = load_domain(&mut tx, org, id, now).await?;
             emit_domain(&mut tx, change, EventType::DomainUpdated, &verified).await?;
             domain_enrolls(&mut tx, &verified, default_role, now).await?;

@@ -6,9 +6,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{invitation_event, live_pending, load_invitation, set_invitation_status};
+use crate::domain::email::EmailAbout;
 use crate::domain::invitation::InvitationStatus;
 use crate::store::db::{query, Conn};
-use crate::store::emails::cancel_invitation_emails;
+use crate::store::emails::cancel_emails;
 use crate::store::events::{emit_all, EventType, Stamp};
 use crate::store::StoreResult;
 
@@ -66,7 +67,7 @@ async fn revoke_all(
     for (id,) in ids {
         set_invitation_status(conn, *id, InvitationStatus::Revoked, None, now).await?;
         // Its link no longer works: its e-mails not yet sent are cancelled with it.
-        cancel_invitation_emails(conn, *id, now).await?;
+        cancel_emails(conn, EmailAbout::Invitation(*id), now).await?;
         let revoked = load_invitation(conn, *id, now).await?;
         events.push(invitation_event(EventType::InvitationRevoked, &revoked));
     }

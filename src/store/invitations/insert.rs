@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::by_domain::supersede_domain_invitation;
 use super::NewInvitation;
-use crate::domain::email::OutgoingEmail;
+use crate::domain::email::{EmailAbout, OutgoingEmail};
 use crate::store::db::{query, Conn};
 use crate::store::emails::enqueue_email;
 use crate::store::events::Stamp;
@@ -72,7 +72,7 @@ pub(super) async fn insert_invitation(
     .on_unique(Unique::PendingInvitation, StoreError::InvitationExists)?;
     if let Some(email) = &invitation.email {
         let email = OutgoingEmail {
-            invitation_id: Some(id),
+            about: Some(EmailAbout::Invitation(id)),
             ..email.clone()
         };
         enqueue_email(conn, &email, now).await?;

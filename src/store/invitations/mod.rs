@@ -12,11 +12,12 @@ mod insert;
 mod resend;
 mod rows;
 
+use crate::domain::email::EmailAbout;
 use crate::domain::email::OutgoingEmail;
 use crate::domain::invitation::{check_acceptable, InvitationStatus};
 use crate::domain::{Action, Stakes};
 use crate::store::db::{query, Conn};
-use crate::store::emails::cancel_invitation_emails;
+use crate::store::emails::cancel_emails;
 use crate::store::events::{self, emit, Event, EventType, Stamp};
 use crate::store::guard::Rights;
 use crate::store::invariants::{members_count, seats_taken};
@@ -321,7 +322,7 @@ impl InvitationStore for SqlStore {
             return Err(StoreError::InvitationNotPending(invitation.status));
         }
         set_invitation_status(&mut tx, id, InvitationStatus::Revoked, None, now).await?;
-        cancel_invitation_emails(&mut tx, id, now).await?;
+        cancel_emails(&mut tx, EmailAbout::Invitation(id), now).await?;
         let revoked = load_invitation(&mut tx, id, now).await?;
         let event = invitation_event(EventType::InvitationRevoked, &revoked);
         emit(&mut tx, &Stamp::from(change), event).await?;
@@ -388,7 +389,7 @@ impl InvitationStore for SqlStore {
         let metadata = (&invitation.public_metadata, &invitation.private_metadata);
         insert_membership(&mut tx, org, identity, &invitation.role, metadata, now).await?;
         set_invitation_status(&mut tx, id, InvitationStatus::Accepted, Some(identity), now).await?;
-        cancel_invitation_emails(&mut tx, id, now).await?;
+        cancel_emails(&mut tx, EmailAbout::Invitation(id), now).await?;
         let membership = load_membership(&mut tx, org, identity)
             .await?
             .ok_or(StoreError::MemberNotFound)?;
@@ -416,7 +417,7 @@ impl InvitationStore for SqlStore {
         let mut tx = self.db.begin_write().await?;
         lock_for_invitee(&mut tx, id, verified_emails, now).await?;
         set_invitation_status(&mut tx, id, InvitationStatus::Declined, None, now).await?;
-        cancel_invitation_emails(&mut tx, id, now).await?;
+        cancel_emails(&mut tx, EmailAbout::Invitation(id), now).await?;
         let declined = load_invitation(&mut tx, id, now).await?;
         let event = invitation_event(EventType::InvitationDeclined, &declined);
         emit(&mut tx, &Stamp::from(change), event).await?;

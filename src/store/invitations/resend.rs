@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{load_invitation, Invitation};
+use crate::domain::email::EmailAbout;
 use crate::domain::email::{OutgoingEmail, RESEND_INTERVAL};
 use crate::domain::invitation::InvitationStatus;
 use crate::domain::{Action, Stakes};
 use crate::store::db::{query, Conn};
-use crate::store::emails::{cancel_invitation_emails, enqueue_email};
+use crate::store::emails::{cancel_emails, enqueue_email};
 use crate::store::guard::Rights;
 use crate::store::orgs::lock_org;
 use crate::store::{Change, SqlStore, StoreError, StoreResult};
@@ -48,9 +49,9 @@ impl SqlStore {
         .bind(now)
         .execute(&mut tx)
         .await?;
-        cancel_invitation_emails(&mut tx, id, now).await?;
+        cancel_emails(&mut tx, EmailAbout::Invitation(id), now).await?;
         let email = OutgoingEmail {
-            invitation_id: Some(id),
+            about: Some(EmailAbout::Invitation(id)),
             ..email
         };
         enqueue_email(&mut tx, &email, now).await?;

@@ -15,6 +15,7 @@ on_both_backends!(
     five_wrong_codes_burn_the_code,
     codes_need_email,
     a_name_verified_elsewhere_is_refused_at_verification,
+    a_replaced_code_is_not_mailed,
 );
 
 /// Alice's org "Acme" with an unverified `acme.com`: (org id, domain id).
@@ -229,4 +230,43 @@ async fn a_name_verified_elsewhere_is_refused_at_verification(backend: Backend) 
     )
     .await;
     assert_eq!(now_won.status, StatusCode::OK, "{}", now_won.body);
+}
+
+/// While the SMTP server is down, a second code replaces the first: the first code's
+/// e-mail is withdrawn (its code cleared), and only the working code arrives.
+async fn a_replaced_code_is_not_mailed(backend: Backend) {
+    let mut mailing = app_with_email(backend).await;
+    let alice = mailing.user("alice");
+    let (org, id) = acme(&mailing, &alice).await;
+    let me = || Auth::Bearer(&alice.token);
+    let path = format!("/orgs/{org}/domains/{id}/verification");
+    mailing.sink.stop().await;
+    for _ in 0..2 {
+        let sent = mailing
+            .post(&path, me(), json!({"email": "it@acme.com"}))
+            .await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+        mailing.clock.advance(Duration::seconds(61));
+    }
+    let mut conn = mailing.db.raw().await;
+    let cancelled = conn
+        .count(
+            "SELECT COUNT(*) FROM email_outbox WHERE status = 'cancelled' \
+             AND CAST(message AS TEXT) LIKE '%<redacted>%'",
+            None,
+        )
+        .await;
+    assert_eq!(cancelled, 1, "the first code's e-mail is withdrawn");
+    mailing.sink.restart().await;
+    mailing.clock.advance(Duration::minutes(3));
+    let mails = mailing.sink.wait_for(1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        mailing.sink.messages().len(),
+        1,
+        "one e-mail: the working code"
+    );
+    let code = super::six_digits(&mails[0].text).expect("a code");
+    let verified = attempt(&mailing, me(), &org, &id, &code).await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
 }
