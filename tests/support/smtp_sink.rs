@@ -49,25 +49,27 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start() -> SmtpSink {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        SmtpSink::start_on("127.0.0.1:0".parse().expect("address"))
             .await
-            .expect("bind smtp sink");
-        let addr = listener.local_addr().expect("addr");
+            .expect("bind smtp sink")
+    }
+
+    /// Listens on `addr` (port 0: any free port).
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<SmtpSink> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
         let mut sink = SmtpSink {
             addr,
             messages: Arc::default(),
             task: None,
         };
         sink.serve(listener);
-        sink
+        Ok(sink)
     }
 
     /// `POLIS_SMTP_URL` for this sink.
     pub fn url(&self) -> String {
-        format!(
-            "smtp://127.0.0.1:{}/?disable_starttls=true",
-            self.addr.port()
-        )
+        format!("smtp://{}/?disable_starttls=true", self.addr)
     }
 
     pub fn messages(&self) -> Vec<Received> {
