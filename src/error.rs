@@ -230,7 +230,8 @@ impl ApiError {
         Self::new(ErrorCode::InternalError, "internal error")
     }
 
-    /// 409 `email_not_configured`: `send_email: true` (or a resend) without SMTP.
+    /// 409 `email_not_configured`: an e-mail asked for (an invitation's `send_email: true`,
+    /// a resend, a domain's verification code) without SMTP.
     pub fn email_not_configured() -> Self {
         Self::new(
             ErrorCode::EmailNotConfigured,

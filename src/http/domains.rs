@@ -368,13 +368,7 @@ async fn domains_prepare_verification(
 ) -> ApiResult<AppJson<DomainResponse>> {
     let store = state.store.as_ref();
     let access = org_access(store, &caller, &org, Action::ManageDomains).await?;
-    if !state.settings.email.sends() {
-        return Err(ApiError::new(
-            ErrorCode::EmailNotConfigured,
-            "Polis sends no e-mail here (POLIS_SMTP_URL is not set), so it cannot send a \
-             verification code",
-        ));
-    }
+    super::require_email(&state)?;
     // The same rule as invitations' addresses: a code sent to an address the mail
     // system cannot take would still hold the minute's lock.
     let address = crate::domain::invitation::normalize_email(&body.email)

@@ -179,6 +179,16 @@ pub struct OrgAccess<O = OrgSummary> {
     pub membership: Option<Membership>,
 }
 
+/// Refuses a request that needs an e-mail sent when Polis sends none (no
+/// `POLIS_SMTP_URL`): 409 `email_not_configured`.
+pub(crate) fn require_email(state: &AppState) -> ApiResult<()> {
+    if state.settings.email.sends() {
+        Ok(())
+    } else {
+        Err(ApiError::email_not_configured())
+    }
+}
+
 /// Resolves `{org}` (UUID, slug or Clerk id) and authorizes `action` on it. Every
 /// org-scoped route goes through here, so a non-member never learns an org exists.
 pub async fn org_access(

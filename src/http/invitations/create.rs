@@ -119,7 +119,9 @@ async fn prepare(
 ) -> ApiResult<Vec<Prepared>> {
     let sets_private = requests.iter().any(|r| r.private_metadata.is_some());
     visibility(caller).may_set_private_metadata(sets_private)?;
-    email::check_configured(state, requests.iter().any(|r| r.send_email == Some(true)))?;
+    if requests.iter().any(|r| r.send_email == Some(true)) {
+        crate::http::require_email(state)?;
+    }
     let mut errors = FieldErrors::new();
     let mut all = Vec::with_capacity(requests.len());
     let mut seen = HashSet::new();

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::email::{display_name, on_trusted_origin, EmailMessage, OutgoingEmail};
 use crate::domain::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 /// What the accept link starts from: the invitation's `redirect_url`, else
@@ -20,14 +20,6 @@ pub(super) fn link_base(state: &AppState, redirect_url: Option<&str>) -> Option<
             .as_ref()
             .map(|url| url.to_string())
     })
-}
-
-/// Refuses `send_email: true` when Polis sends no e-mail (409 `email_not_configured`).
-pub(super) fn check_configured(state: &AppState, asked: bool) -> ApiResult<()> {
-    if asked && !state.settings.email.sends() {
-        return Err(ApiError::email_not_configured());
-    }
-    Ok(())
 }
 
 /// Why a link cannot be e-mailed: it is not on an origin the deployment owns.

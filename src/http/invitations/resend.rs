@@ -3,7 +3,7 @@
 use axum::extract::State;
 
 use super::create::acceptance_url;
-use super::email::{check_configured, link_base, may_email, Letterhead, FOREIGN_LINK};
+use super::email::{link_base, may_email, Letterhead, FOREIGN_LINK};
 use super::{org_invitation, CreatedInvitationResponse, InvitationResponse};
 use crate::auth::tokens::{random_token, sha256_hex};
 use crate::domain::invitation::InvitationStatus;
@@ -46,7 +46,7 @@ pub(super) async fn invitations_resend(
     if invitation.status != InvitationStatus::Pending {
         return Err(crate::store::StoreError::InvitationNotPending(invitation.status).into());
     }
-    check_configured(&state, true)?;
+    crate::http::require_email(&state)?;
     let link = link_base(&state, invitation.redirect_url.as_deref()).ok_or_else(|| {
         ApiError::field(
             "redirect_url",
