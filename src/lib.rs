@@ -42,7 +42,7 @@ pub fn app(state: AppState) -> Router {
 /// `/health/ready` answers 503 and background workers are told to stop; after
 /// `POLIS_SHUTDOWN_DELAY` the listener closes; requests in flight and workers get
 /// `POLIS_SHUTDOWN_TIMEOUT` to finish; then the database pool closes. The background
-/// workers (webhook delivery, e-mail) start here.
+/// workers (webhook delivery, domain enrollment, e-mail) start here.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -51,6 +51,7 @@ pub async fn serve(
     let lifecycle = state.lifecycle.clone();
     let store = state.store.clone();
     webhooks::spawn_worker(&state).map_err(std::io::Error::other)?;
+    enrollment::worker::spawn_worker(&state);
     email::spawn_worker(email::WorkerParts {
         settings: &state.settings.email,
         store: state.store.clone(),

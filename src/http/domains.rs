@@ -191,7 +191,6 @@ async fn domains_create(
         verified: verified_on_creation(&caller, &name),
         name,
         enrollment_mode: body.enrollment_mode.unwrap_or_default(),
-        default_role: state.settings.default_role.clone(),
     };
     let change = Change::new(&caller, state.clock.now()).from_request(&origin);
     let created = store.create_domain(access.org.id, domain, change).await?;
@@ -297,7 +296,6 @@ async fn domains_update(
             domain_id(&id)?,
             body.enrollment_mode,
             body.delete_pending,
-            &state.settings.default_role,
             change,
         )
         .await?;
@@ -431,13 +429,7 @@ async fn domains_attempt_verification(
     }
     let change = Change::new(&caller, state.clock.now()).from_request(&origin);
     let verified = store
-        .attempt_domain_verification(
-            access.org.id,
-            domain_id(&id)?,
-            code,
-            &state.settings.default_role,
-            change,
-        )
+        .attempt_domain_verification(access.org.id, domain_id(&id)?, code, change)
         .await?;
     state.enrollment.domains_changed().await;
     tracing::info!(org = %access.org.id, domain = %verified.id, "domain verified");

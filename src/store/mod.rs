@@ -44,7 +44,10 @@ pub use active_orgs::{ActiveOrgStore, SessionKey};
 pub use api_keys::{ApiKeyRecord, ApiKeyStore};
 pub use domains::{Domain, DomainStore, NewDomain, VerificationRequest};
 pub use emails::{ClaimedEmail, EmailOutcome, EmailQueueCounts, EmailStore};
-pub use enrollment::{Enrolled, EnrollmentStore, MembershipRequest, RequestWithOrg, Suggestion};
+pub use enrollment::{
+    DomainEnrollmentJob, Enrolled, EnrollmentProgress, EnrollmentStore, MembershipRequest,
+    RequestWithOrg, Suggestion,
+};
 pub use events::{public_user_data, EventType};
 pub use events::{AuditEntry, AuditQuery, AuditStore};
 pub use import::{

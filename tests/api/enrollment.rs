@@ -3,6 +3,7 @@
 //! written with SQL here (as the domains routes would leave them) and enrolled with the
 //! store call those routes make.
 
+mod jobs;
 mod manual;
 mod requests;
 mod routes;
@@ -94,12 +95,37 @@ pub async fn set_mode(app: &TestApp, domain: Uuid, mode: &str) {
     enroll(app, domain).await;
 }
 
+/// Asks for the domain's identities to be enrolled, as verification and mode changes
+/// do, and waits for the background worker to have done it.
 async fn enroll(app: &TestApp, domain: Uuid) {
+    let mut conn = app.db.raw().await;
+    exec(
+        &mut conn,
+        "INSERT INTO domain_enrollments (domain_id, generation, requested_at) \
+         VALUES ($1, 1, CURRENT_TIMESTAMP) ON CONFLICT (domain_id) \
+         DO UPDATE SET generation = domain_enrollments.generation + 1",
+        domain,
+        &[],
+    )
+    .await;
     app.state.enrollment.domains_changed().await;
-    app.store()
-        .enroll_domain(domain, "org:member", Utc::now())
-        .await
-        .expect("enroll domain");
+    enrollment_settled(app).await;
+}
+
+/// Waits until no domain's enrollment is pending (the worker has run every request).
+pub async fn enrollment_settled(app: &TestApp) {
+    let mut conn = app.db.raw().await;
+    for _ in 0..500 {
+        if conn
+            .count("SELECT COUNT(*) FROM domain_enrollments", None)
+            .await
+            == 0
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("domain enrollment still pending after 10 s");
 }
 
 /// An org named `name` (slug the same, lower-case) created by `owner`.

@@ -18,7 +18,7 @@ use crate::domain::domains::{
 };
 use crate::domain::Action;
 use crate::store::db::{query, Conn};
-use crate::store::enrollment::enroll_for_domain;
+use crate::store::enrollment::request_domain_enrollment;
 use crate::store::events::{self, emit, Event, EventType, Stamp};
 use crate::store::guard::Rights;
 use crate::store::invitations::revoke_for_domain;
@@ -59,8 +59,6 @@ pub struct NewDomain {
     /// Verified at once, and how (an admin key, or a creator with a verified address
     /// at the domain); `None`: verified later by code.
     pub verified: Option<VerificationStrategy>,
-    /// The role of the invitations an `automatic_invitation` domain makes.
-    pub default_role: String,
 }
 
 #[async_trait]
@@ -93,7 +91,6 @@ pub trait DomainStore: Send + Sync {
         id: Uuid,
         mode: Option<EnrollmentMode>,
         delete_pending: bool,
-        default_role: &str,
         change: Change<'_>,
     ) -> StoreResult<Domain>;
     /// Deletes a domain, withdrawing its pending invitations and suggestions.
@@ -115,7 +112,6 @@ pub trait DomainStore: Send + Sync {
         org: Uuid,
         id: Uuid,
         code: &str,
-        default_role: &str,
         change: Change<'_>,
     ) -> StoreResult<Domain>;
 }
@@ -156,6 +152,16 @@ async fn lock_for_manager(
 ) -> StoreResult<DomainRow> {
     lock_org(conn, org).await?;
     Rights::require(conn, org, change, Action::ManageDomains).await?;
+    // The domain's row before anything the change touches (its invitations, its
+    // enrollment request): enrollment batches lock it first too (`enrollment::jobs`).
+    let lock_rows = conn.dialect().lock_rows;
+    query(format!(
+        "SELECT id FROM org_domains WHERE id = $1 AND org_id = $2{lock_rows}"
+    ))
+    .bind(id)
+    .bind(org)
+    .execute(conn)
+    .await?;
     load_row(conn, org, id, change.now).await
 }
 
@@ -180,19 +186,18 @@ async fn mark_verified(
     Ok(())
 }
 
-/// The one call point of enrollment: runs in the transaction that has just made
-/// `domain` verified, or changed the mode of a verified domain. Automatic modes enroll
-/// the identities with a verified address at the domain.
+/// The one call point of a domain's enrollment: runs in the transaction that has just
+/// made `domain` verified, or changed the mode of a verified domain. Automatic modes ask
+/// for the identities with a verified address at the domain to be enrolled, which a
+/// background worker does (`crate::enrollment::worker`), batch by batch.
 pub(super) async fn domain_enrolls(
     conn: &mut Conn,
     domain: &Domain,
-    default_role: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    if !domain.enrollment_mode.is_automatic() {
-        return Ok(());
+    if domain.enrollment_mode.is_automatic() {
+        request_domain_enrollment(conn, domain.id, now).await?;
     }
-    enroll_for_domain(conn, domain.id, default_role, now).await?;
     Ok(())
 }
 
@@ -290,7 +295,7 @@ impl DomainStore for SqlStore {
         let created = load_domain(&mut tx, org, id, now).await?;
         emit_domain(&mut tx, change, EventType::DomainCreated, &created).await?;
         if created.verified_at.is_some() {
-            domain_enrolls(&mut tx, &created, &domain.default_role, now).await?;
+            domain_enrolls(&mut tx, &created, now).await?;
         }
         tx.commit().await?;
         Ok(created)
@@ -338,7 +343,6 @@ impl DomainStore for SqlStore {
         id: Uuid,
         mode: Option<EnrollmentMode>,
         delete_pending: bool,
-        default_role: &str,
         change: Change<'_>,
     ) -> StoreResult<Domain> {
         let now = change.now;
@@ -365,7 +369,7 @@ impl DomainStore for SqlStore {
         let updated = load_domain(&mut tx, org, id, now).await?;
         emit_domain(&mut tx, change, EventType::DomainUpdated, &updated).await?;
         if mode.is_some() && updated.verified_at.is_some() {
-            domain_enrolls(&mut tx, &updated, default_role, now).await?;
+            domain_enrolls(&mut tx, &updated, now).await?;
         }
         tx.commit().await?;
         Ok(updated)
@@ -401,9 +405,8 @@ impl DomainStore for SqlStore {
         org: Uuid,
         id: Uuid,
         code: &str,
-        default_role: &str,
         change: Change<'_>,
     ) -> StoreResult<Domain> {
-        verify::attempt(&self.db, org, id, code, default_role, change).await
+        verify::attempt(&self.db, org, id, code, change).await
     }
 }

@@ -105,7 +105,6 @@ pub(super) async fn attempt(
     org: Uuid,
     id: Uuid,
     code: &str,
-    default_role: &str,
     change: Change<'_>,
 ) -> StoreResult<Domain> {
     let now = change.now;
@@ -153,7 +152,7 @@ pub(super) async fn attempt(
             cancel_emails(&mut tx, EmailAbout::Domain(id), now).await?;
             let verified = load_domain(&mut tx, org, id, now).await?;
             emit_domain(&mut tx, change, EventType::DomainUpdated, &verified).await?;
-            domain_enrolls(&mut tx, &verified, default_role, now).await?;
+            domain_enrolls(&mut tx, &verified, now).await?;
             tx.commit().await?;
             Ok(verified)
         }

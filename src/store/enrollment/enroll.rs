@@ -17,7 +17,7 @@ use crate::store::invitations::{expire_stale_invitation, invitation_event};
 use crate::store::{Change, Invitation, StoreResult};
 
 /// Identities a domain's enrollment handles per statement.
-const BATCH: i64 = 500;
+pub(super) const BATCH: i64 = 500;
 
 /// An identity's recorded address at an automatic verified domain of an org it is not
 /// in, and not yet answered there (see `domain::enrollment`). `{filter}` narrows it to
@@ -42,6 +42,13 @@ pub(super) struct Candidate {
     domain_id: Uuid,
     org_id: Uuid,
     enrollment_mode: String,
+}
+
+impl Candidate {
+    /// Where a domain's run goes on from after this candidate.
+    pub(super) fn position(&self) -> (Uuid, String) {
+        (self.identity_id, self.address.clone())
+    }
 }
 
 /// Whom to look at: one identity, or a domain's identities after a keyset position.
@@ -181,33 +188,28 @@ async fn suggest(conn: &mut Conn, candidate: &Candidate, now: DateTime<Utc>) -> 
     Ok(inserted.is_some())
 }
 
-/// Enrolls every identity recorded with a verified address at `domain` that is not a
-/// member of its org, in batches, inside the caller's transaction: for when a domain
-/// becomes verified or its mode changes. Nothing happens for an unverified domain or
-/// one in `manual_invitation` mode (the candidates query admits neither).
-pub(in crate::store) async fn enroll_for_domain(
+/// Holds the rows of the domains at `addresses` in shared mode until commit, before
+/// anything else: a concurrent mode change or withdrawal (which locks its domain's row
+/// first) then either waits for this enrollment or is seen by it, so nothing is enrolled
+/// under a mode that no longer holds.
+pub(super) async fn hold_domains(
     conn: &mut Conn,
-    domain: Uuid,
-    role: &str,
-    now: DateTime<Utc>,
-) -> StoreResult<Enrolled> {
-    let mut enrolled = Enrolled::default();
-    let mut after: Option<(Uuid, String)> = None;
-    loop {
-        let scope = Scope::Domain {
-            id: domain,
-            after: after.as_ref().map(|(id, address)| (*id, address.as_str())),
-        };
-        let batch = candidates(conn, scope, now).await?;
-        let Some(last) = batch.last() else {
-            return Ok(enrolled);
-        };
-        after = Some((last.identity_id, last.address.clone()));
-        enrolled.add(enroll_candidates(conn, &batch, role, now).await?);
-        if (batch.len() as i64) < BATCH {
-            return Ok(enrolled);
-        }
+    addresses: &[(&String, String)],
+) -> StoreResult<()> {
+    if addresses.is_empty() {
+        return Ok(());
     }
+    let share_rows = conn.dialect().share_rows;
+    let placeholders: Vec<String> = (1..=addresses.len()).map(|i| format!("${i}")).collect();
+    let mut statement = query(format!(
+        "SELECT id FROM org_domains WHERE name IN ({}) ORDER BY id{share_rows}",
+        placeholders.join(", ")
+    ));
+    for (_, domain) in addresses {
+        statement = statement.bind(domain.as_str());
+    }
+    statement.execute(conn).await?;
+    Ok(())
 }
 
 /// The addresses worth recording: those with a domain, by their domain.

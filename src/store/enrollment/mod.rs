@@ -6,6 +6,7 @@
 //! lead to are in `suggestions.rs` and `requests.rs`.
 
 mod enroll;
+mod jobs;
 mod requests;
 mod suggestions;
 
@@ -16,10 +17,13 @@ use uuid::Uuid;
 use super::db::query;
 use super::{Change, Membership, OrgSummary, PageRequest, SqlStore, StoreResult};
 use crate::domain::enrollment::{AutomaticDomain, EnrollmentMode, RequestStatus};
-use enroll::{candidates, enroll_candidates, record_addresses, recorded_as, with_domains, Scope};
+use enroll::{
+    candidates, enroll_candidates, hold_domains, record_addresses, recorded_as, with_domains, Scope,
+};
 
-pub(in crate::store) use enroll::enroll_for_domain;
+pub(in crate::store) use jobs::request as request_domain_enrollment;
 
+pub use jobs::{DomainEnrollmentJob, EnrollmentProgress};
 pub use requests::{MembershipRequest, RequestWithOrg};
 pub use suggestions::Suggestion;
 
@@ -31,7 +35,7 @@ pub struct Enrolled {
 }
 
 impl Enrolled {
-    fn add(&mut self, other: Enrolled) {
+    pub fn add(&mut self, other: Enrolled) {
         self.invitations += other.invitations;
         self.suggestions += other.suggestions;
     }
@@ -52,14 +56,33 @@ pub trait EnrollmentStore: Send + Sync {
         role: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Enrolled>;
-    /// Enrolls every identity recorded with an address at `domain`, in one transaction
-    /// ([`enroll_for_domain`] for writes that already hold one).
-    async fn enroll_domain(
+    /// Claims the oldest request to enroll a domain's identities that nobody holds
+    /// (see `jobs`), leased to `worker` until `until`.
+    async fn claim_domain_enrollment(
         &self,
-        domain: Uuid,
+        worker: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Option<DomainEnrollmentJob>>;
+    /// Enrolls the next batch of the claimed domain's identities (after `after`), in a
+    /// transaction of its own, invitations getting `role`; renews the lease.
+    async fn enroll_domain_batch(
+        &self,
+        job: &DomainEnrollmentJob,
+        worker: Uuid,
+        after: Option<&(Uuid, String)>,
         role: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<Enrolled>;
+        until: DateTime<Utc>,
+    ) -> StoreResult<EnrollmentProgress>;
+    /// Lets go of a claimed request: removed when `completed` (unless asked for again
+    /// meanwhile), otherwise left for the next claim.
+    async fn settle_domain_enrollment(
+        &self,
+        job: &DomainEnrollmentJob,
+        worker: Uuid,
+        completed: bool,
+    ) -> StoreResult<()>;
     /// The identity's suggestions still standing: the domain verified and in
     /// `automatic_suggestion` mode, the identity not a member.
     async fn list_suggestions(
@@ -146,6 +169,7 @@ impl EnrollmentStore for SqlStore {
             }
         }
         let mut tx = self.db.begin_write().await?;
+        hold_domains(&mut tx, &addresses).await?;
         record_addresses(&mut tx, identity, &addresses, now).await?;
         let found = candidates(&mut tx, Scope::Identity(identity), now).await?;
         let enrolled = enroll_candidates(&mut tx, &found, role, now).await?;
@@ -153,17 +177,40 @@ impl EnrollmentStore for SqlStore {
         Ok(enrolled)
     }
 
-    #[tracing::instrument(skip_all, fields(domain = %domain))]
-    async fn enroll_domain(
+    async fn claim_domain_enrollment(
         &self,
-        domain: Uuid,
+        worker: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Option<DomainEnrollmentJob>> {
+        let mut conn = self.db.acquire().await?;
+        jobs::claim(&mut conn, worker, now, until).await
+    }
+
+    #[tracing::instrument(skip_all, fields(domain = %job.domain_id))]
+    async fn enroll_domain_batch(
+        &self,
+        job: &DomainEnrollmentJob,
+        worker: Uuid,
+        after: Option<&(Uuid, String)>,
         role: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<Enrolled> {
+        until: DateTime<Utc>,
+    ) -> StoreResult<EnrollmentProgress> {
         let mut tx = self.db.begin_write().await?;
-        let enrolled = enroll_for_domain(&mut tx, domain, role, now).await?;
+        let progress = jobs::batch(&mut tx, job, worker, after, role, now, until).await?;
         tx.commit().await?;
-        Ok(enrolled)
+        Ok(progress)
+    }
+
+    async fn settle_domain_enrollment(
+        &self,
+        job: &DomainEnrollmentJob,
+        worker: Uuid,
+        completed: bool,
+    ) -> StoreResult<()> {
+        let mut conn = self.db.acquire().await?;
+        jobs::settle(&mut conn, job, worker, completed).await
     }
 
     async fn list_suggestions(

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::domain::domains::{EnrollmentMode, VerificationStrategy, MAX_DOMAINS_PER_ORG};
 use crate::store::db::{query, Conn};
 use crate::store::domains::{domain_event, load_domain};
+use crate::store::enrollment::request_domain_enrollment;
 use crate::store::events::{Event, EventType};
 use crate::store::{RowStatus, StoreError, StoreResult};
 
@@ -211,7 +212,7 @@ async fn write_domain(
          WHERE id = $1 AND org_id = $2 AND clerk_id = $8"
     };
     let strategy = verified.then_some(VerificationStrategy::Import.as_str());
-    query(statement)
+    let written = query(statement)
         .bind(id)
         .bind(org_id)
         .bind(&domain.name)
@@ -224,6 +225,10 @@ async fn write_domain(
         .bind(domain.updated_at)
         .execute(conn)
         .await?;
+    if written == 1 && verified && domain.enrollment_mode.is_automatic() {
+        // Identities Polis has already seen at the domain are enrolled in the background.
+        request_domain_enrollment(conn, id, domain.updated_at).await?;
+    }
     Ok(())
 }
 

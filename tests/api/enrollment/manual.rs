@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::routes::{acme_with_domain, patch_mode};
-use super::{data, person};
+use super::{data, enrollment_settled, person};
 use crate::harness::{Auth, Backend, TestApp, User};
 use crate::on_both_backends;
 
@@ -132,6 +132,7 @@ async fn expired_manager_invitation_does_not_block_the_domains(backend: Backend)
 
     let body = json!({"enrollment_mode": "automatic_invitation"});
     patch_mode(&app, &alice, &acme, &domain, body).await;
+    enrollment_settled(&app).await;
     let mut conn = app.db.raw().await;
     let sql = "SELECT COUNT(*) FROM invitations WHERE domain_id IS NOT NULL AND status = 'pending'";
     assert_eq!(conn.count(sql, None).await, 1, "the domain invited Bob");

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use super::{data, person};
+use super::{data, enrollment_settled, person};
 use crate::harness::{Auth, Backend, TestApp, User};
 use crate::on_both_backends;
 
@@ -74,8 +74,9 @@ async fn story_through_the_routes(backend: Backend) {
     );
 }
 
-/// Identities seen before are enrolled when the domain is added or turns automatic,
-/// before they call again; turning it manual hides suggestions at once.
+/// Identities seen before are enrolled when the domain is added or turns automatic (by
+/// the background worker), before they call again; turning it manual hides suggestions
+/// at once.
 async fn domain_changes_enroll_and_hide(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let bob = person(&app, "Bob", "bob@acme.com");
@@ -94,10 +95,11 @@ async fn domain_changes_enroll_and_hide(backend: Backend) {
         json!({"enrollment_mode": "automatic_suggestion"}),
     )
     .await;
+    enrollment_settled(&app).await;
     assert_eq!(
         conn.count(count, None).await,
         1,
-        "Bob was suggested at once"
+        "Bob was suggested before calling again"
     );
     assert_eq!(data(&app, "/me/suggestions", &bob).await.len(), 1);
 

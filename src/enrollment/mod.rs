@@ -11,13 +11,17 @@
 //! addresses and enrolls (`EnrollmentStore::enroll_identity`), itself reading first and
 //! writing only when something is due. The caches are an optimisation: losing them, or
 //! running several replicas, costs an evaluation, never a wrong answer — the database
-//! decides, and a domain that changes enrolls the identities it concerns itself.
+//! decides, and a domain that changes enrolls the identities it concerns itself, through
+//! the background worker of [`worker`].
+
+pub mod worker;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use moka::future::Cache;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::domain::enrollment::{address_domain, fingerprint, AutomaticDomain};
@@ -36,6 +40,8 @@ pub struct Enrollment {
     domains: Cache<(), DomainSet>,
     seen: Cache<Uuid, u64>,
     default_role: String,
+    /// Wakes this replica's domain enrollment worker (others poll).
+    domain_requests: Notify,
 }
 
 impl Enrollment {
@@ -51,13 +57,15 @@ impl Enrollment {
                 .time_to_live(SEEN_TTL)
                 .build(),
             default_role,
+            domain_requests: Notify::new(),
         }
     }
 
-    /// Forgets the domain set, so this replica reads it again at its next request (after
-    /// a domain change made here).
+    /// Forgets the domain set, so this replica reads it again at its next request, and
+    /// wakes the domain enrollment worker (after a domain change made here).
     pub async fn domains_changed(&self) {
         self.domains.invalidate(&()).await;
+        self.domain_requests.notify_one();
     }
 
     /// Enrolls the identity if its addresses or the automatic domains at them changed
