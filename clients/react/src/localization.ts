@@ -396,7 +396,7 @@ export const defaultLocalization: PolisLocalization = {
       failed: "Verification failed",
       expired: "Code expired",
     },
-    pending: "Pending: {invitations} invitations, {suggestions} suggestions",
+    pending: "Pending invitations: {invitations}, suggestions: {suggestions}",
     deletePending: "Also withdraw the pending invitations and suggestions this domain made",
     deletePendingHint: "Otherwise they stay open and can still be accepted.",
     saveMode: "Save enrollment mode",

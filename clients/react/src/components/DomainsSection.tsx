@@ -1,4 +1,4 @@
-import { useId, useState, type FormEvent } from "react";
+import { useId, useState, type FormEvent, type ReactNode } from "react";
 
 import { toPolisError } from "../errors.js";
 import { useDomains } from "../hooks/useDomains.js";
@@ -272,42 +272,37 @@ function EnrollmentForm({
       <fieldset className="polis-fieldset">
         <legend className="polis-label">{legend}</legend>
         {ENROLLMENT_MODES.map((m) => (
-          <label key={m} className="polis-choice">
-            <input
-              type="radio"
-              name={`${baseId}-mode`}
-              value={m}
-              checked={mode === m}
-              aria-describedby={`${baseId}-${m}`}
-              onChange={() => setMode(m)}
-            />
-            <span>
-              <span className="polis-choice-label">{l.domains.mode_values[m]}</span>
-              <span className="polis-hint" id={`${baseId}-${m}`}>
-                {l.domains.mode_descriptions[m]}
-              </span>
-            </span>
-          </label>
+          <Choice key={m} id={`${baseId}-${m}`} label={l.domains.mode_values[m]} hint={l.domains.mode_descriptions[m]}>
+            {(props) => (
+              <input
+                {...props}
+                type="radio"
+                name={`${baseId}-mode`}
+                value={m}
+                checked={mode === m}
+                onChange={() => setMode(m)}
+              />
+            )}
+          </Choice>
         ))}
       </fieldset>
-      <label className="polis-choice">
-        <input
-          type="checkbox"
-          checked={deletePending}
-          aria-describedby={`${baseId}-delete-pending`}
-          onChange={(event) => setDeletePending(event.target.checked)}
-        />
-        <span>
-          <span className="polis-choice-label">{l.domains.deletePending}</span>
-          <span className="polis-hint" id={`${baseId}-delete-pending`}>
-            {format(l.domains.pending, {
-              invitations: domain.total_pending_invitations,
-              suggestions: domain.total_pending_suggestions,
-            })}
-            . {l.domains.deletePendingHint}
-          </span>
-        </span>
-      </label>
+      <Choice
+        id={`${baseId}-delete-pending`}
+        label={l.domains.deletePending}
+        hint={`${format(l.domains.pending, {
+          invitations: domain.total_pending_invitations,
+          suggestions: domain.total_pending_suggestions,
+        })}. ${l.domains.deletePendingHint}`}
+      >
+        {(props) => (
+          <input
+            {...props}
+            type="checkbox"
+            checked={deletePending}
+            onChange={(event) => setDeletePending(event.target.checked)}
+          />
+        )}
+      </Choice>
       <ErrorNotice error={failure} />
       <div className="polis-actions">
         <button type="button" className="polis-button" onClick={onClose}>
@@ -318,6 +313,33 @@ function EnrollmentForm({
         </button>
       </div>
     </form>
+  );
+}
+
+/** A radio button or checkbox with its label and, described by it, a hint. */
+function Choice({
+  id,
+  label,
+  hint,
+  children,
+}: {
+  id: string;
+  label: string;
+  hint: string;
+  children: (props: { id: string; "aria-describedby": string }) => ReactNode;
+}) {
+  return (
+    <div className="polis-choice">
+      {children({ id, "aria-describedby": `${id}-hint` })}
+      <div>
+        <label className="polis-choice-label" htmlFor={id}>
+          {label}
+        </label>
+        <p className="polis-hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      </div>
+    </div>
   );
 }
 
