@@ -193,6 +193,7 @@ export interface PolisLocalization {
     wrongCode: string;
     wrongCodeLast: string;
     sendTooSoon: string;
+    tryTooSoon: string;
     failed: string;
     expired: string;
   };
@@ -427,7 +428,8 @@ export const defaultLocalization: PolisLocalization = {
     verified: "{name} is verified.",
     wrongCode: "That code is not right.",
     wrongCodeLast: "That code is not right, and no tries are left. Send a new code.",
-    sendTooSoon: "A code was sent a moment ago. Wait before asking for another.",
+    sendTooSoon: "No new code can be sent for this domain yet.",
+    tryTooSoon: "No more codes can be tried for this domain yet.",
     failed: "Too many wrong codes were entered. Send a new code.",
     expired: "The code expired. Send a new code.",
   },

@@ -218,10 +218,31 @@ describe("<OrganizationProfile /> verified domains: adding and verifying", () =>
     await user.click(screen.getByRole("button", { name: "Send code" }));
     const alert = await screen.findByRole("alert");
     expect(alert).toHaveTextContent(
-      "A code was sent a moment ago. Wait before asking for another. Try again in 42 seconds.",
+      "No new code can be sent for this domain yet. Try again in 42 seconds.",
     );
     expect(alert).toHaveAttribute("data-code", "rate_limited");
     expect(domain.code).toBeNull();
+  });
+
+  it("tells a day's spent tries apart from a code sent too soon", async () => {
+    const { polis, acme } = acmeAs("org:admin");
+    const domain = polis.joining.addDomain(acme, "acme.com");
+    Object.assign(domain, { code: FAKE_CODE, affiliation_email_address: "ada@acme.com" });
+    Object.assign(domain.verification, { strategy: "email_code", expires_at: new Date(Date.now() + 600_000).toISOString() });
+    polis.on("POST", `/orgs/${acme.id}/domains/:id/verification/attempt`, () => ({
+      ...problem(429, "rate_limited"),
+      headers: { "Retry-After": "3600" },
+    }));
+    renderWithPolis(<OrganizationProfile defaultTab="settings" />, { polis });
+    const user = userEvent.setup();
+
+    await user.click(within(await item("acme.com")).getByRole("button", { name: "Verify acme.com" }));
+    await user.type(screen.getByLabelText("Verification code"), FAKE_CODE);
+    await user.click(screen.getByRole("button", { name: "Verify" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent(
+      "No more codes can be tried for this domain yet. Try again in 1 hour.",
+    );
+    expect(domain.verified).toBe(false);
   });
 
   it("can ask for a new code while one is pending", async () => {

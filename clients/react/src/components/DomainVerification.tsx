@@ -201,7 +201,11 @@ function CodeForm({
           />
         )}
       </Field>
-      <Problem failure={failure} fieldFailure={fieldFailure} overrides={overrides} />
+      <Problem
+        failure={failure}
+        fieldFailure={fieldFailure}
+        overrides={{ ...overrides, rate_limited: l.domains.tryTooSoon }}
+      />
       <div className="polis-actions">
         <button type="button" className="polis-button polis-button--link" onClick={onNewCode}>
           {l.domains.newCode}
