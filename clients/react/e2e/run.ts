@@ -5,6 +5,8 @@
  * limited to the app's origin, as in production), builds the example app and serves it, then
  * plays the scenario in Debian's Chromium: Alice creates orgs, invites Bob, switches orgs,
  * changes Bob's role and fails to leave as the last admin; Bob accepts from the switcher.
+ * Alice then adds her domain in suggestion mode (and tries to verify, then removes, another);
+ * Carol, at that domain, asks to join from the suggestion, and Alice accepts the request.
  * Each screen is saved to e2e/screenshots/ and checked with axe-core (no serious or critical
  * violations). Ports: POLIS_E2E_PORT (18180), KRATOS_E2E_PUBLIC_PORT (14533),
  * KRATOS_E2E_ADMIN_PORT (14534), APP_E2E_PORT (15173); database POLIS_REACT_E2E_DB.
@@ -77,7 +79,9 @@ try {
   people.push(alice);
   const bob = await openBrowser();
   people.push(bob);
-  const result = await scenario({ appOrigin, stack, alice, bob, screenshotsDir });
+  const carol = await openBrowser();
+  people.push(carol);
+  const result = await scenario({ appOrigin, stack, alice, bob, carol, screenshotsDir });
   failed = result.failed > 0;
   const errors = people.flatMap((p) => p.pageErrors);
   if (errors.length > 0) {

@@ -11,13 +11,15 @@ interface Context {
   stack: Stack;
   alice: Person;
   bob: Person;
+  carol: Person;
   screenshotsDir: string;
 }
 
 const BOB_ID = "8c1f2a0b-5d4e-4f6a-b7c8-9d0e1f2a3b4c";
 const ALICE_ID = "6f9c3a52-1f0e-4d2b-9a57-0c2f5f0b8e11";
+const CAROL_ID = "8a2791bb-9a45-4c0a-bf0e-174b32143e96";
 
-export async function scenario({ appOrigin, stack, alice, bob, screenshotsDir }: Context) {
+export async function scenario({ appOrigin, stack, alice, bob, carol, screenshotsDir }: Context) {
   let shots = 0;
   /** Saves the screen and fails on serious or critical accessibility violations. */
   const screen = async (page: Page, name: string) => {
@@ -32,6 +34,7 @@ export async function scenario({ appOrigin, stack, alice, bob, screenshotsDir }:
   };
   const A = alice.page;
   const B = bob.page;
+  const C = carol.page;
   const alert = (page: Page, text: string) => page.getByRole("alert").filter({ hasText: text });
   const status = (page: Page, text: string) => page.getByRole("status").filter({ hasText: text });
   const openSwitcher = async (page: Page) => {
@@ -180,6 +183,86 @@ export async function scenario({ appOrigin, stack, alice, bob, screenshotsDir }:
         }
       },
     ],
+    [
+      "Alice adds example.com, verified at once by her own address there, to suggest Acme Corp",
+      async () => {
+        const domains = A.getByRole("region", { name: "Verified domains" });
+        await domains.getByText("No domains yet.").waitFor();
+        await domains.getByLabel("Domain", { exact: true }).fill("example.com");
+        await domains.getByLabel("Enrollment mode").selectOption("automatic_suggestion");
+        await domains.getByRole("button", { name: "Add domain" }).click();
+        await status(A, "example.com was added and is verified.").waitFor();
+        const item = domains.getByRole("listitem", { name: "example.com" });
+        await item.getByText("Enrollment mode: Automatic suggestions").waitFor();
+        await item.getByText("Verified", { exact: true }).waitFor();
+        await screen(A, "alice-domain-verified");
+      },
+    ],
+    [
+      "Alice adds acme.org; its verification opens, Polis says it sends no e-mail, and she removes it",
+      async () => {
+        const domains = A.getByRole("region", { name: "Verified domains" });
+        await domains.getByLabel("Domain", { exact: true }).fill("acme.org");
+        await domains.getByRole("button", { name: "Add domain" }).click();
+        const item = domains.getByRole("listitem", { name: "acme.org" });
+        const panel = item.getByRole("group", { name: "Verify acme.org" });
+        await panel.getByLabel("E-mail address at acme.org").fill("alice@acme.org");
+        await panel.getByRole("button", { name: "Send code" }).click();
+        // This stack has no POLIS_SMTP_URL: 409 email_not_configured, told from its code.
+        await panel.getByRole("alert").filter({ hasText: "This server does not send e-mail." }).waitFor();
+        await item.getByText("Unverified", { exact: true }).waitFor();
+        await screen(A, "alice-domain-verification");
+        await item.getByRole("button", { name: "Remove acme.org" }).click();
+        await item.getByRole("group", { name: "Remove acme.org" }).getByRole("button", { name: "Remove" }).click();
+        await status(A, "acme.org was removed.").waitFor();
+        await item.waitFor({ state: "detached" });
+      },
+    ],
+    [
+      "Carol, at example.com, sees Acme Corp suggested and asks to join",
+      async () => {
+        await C.goto(appOrigin);
+        await C.getByRole("button", { name: /Sign in as Carol Diaz/ }).click();
+        const suggested = C.getByRole("region", { name: "Suggested for you" });
+        await suggested.getByText("Acme Corp").waitFor();
+        await screen(C, "carol-suggestion");
+        await suggested.getByRole("button", { name: "Request to join Acme Corp" }).click();
+        await suggested.getByRole("button", { name: "Requested to join Acme Corp" }).waitFor();
+        await status(C, "You asked to join Acme Corp.").waitFor();
+        await screen(C, "carol-requested");
+      },
+    ],
+    [
+      "Alice accepts Carol's request from the Requests tab",
+      async () => {
+        await A.getByRole("tab", { name: "Requests" }).click();
+        const row = A.getByRole("row").filter({ hasText: "Carol Diaz" });
+        await row.getByText("carol@example.com").waitFor();
+        await screen(A, "alice-requests");
+        await row.getByRole("button", { name: "Accept the request from Carol Diaz" }).click();
+        await status(A, "Carol Diaz is now a member.").waitFor();
+        await A.getByText("No requests to join.").waitFor();
+      },
+    ],
+    [
+      "Carol now finds Acme Corp among her organizations and opens it",
+      async () => {
+        await C.reload();
+        await C.getByRole("heading", { name: "Choose an organization" }).waitFor();
+        await C.getByRole("button", { name: /^Acme Corp/ }).click();
+        await C.getByText("Your role: Member.").waitFor();
+        if ((await C.getByRole("region", { name: "Suggested for you" }).count()) !== 0) {
+          throw new Error("Acme Corp is still suggested to its new member");
+        }
+        const response = await fetch(`${stack.polisUrl}/orgs/acme-corp/members/${CAROL_ID}`, {
+          headers: { Authorization: `Bearer ${stack.apiKey}` },
+        });
+        const member = (await response.json()) as { role?: string };
+        if (response.status !== 200 || member.role !== "org:member") {
+          throw new Error(`Carol is not a member of Acme Corp: ${response.status} ${JSON.stringify(member)}`);
+        }
+      },
+    ],
   ];
 
   let passed = 0;
@@ -195,6 +278,7 @@ export async function scenario({ appOrigin, stack, alice, bob, screenshotsDir }:
       console.log(`not ok ${index + 1} - ${name}\n    ${error instanceof Error ? error.message : String(error)}`);
       await A.screenshot({ path: join(screenshotsDir, "failure-alice.png"), fullPage: true }).catch(() => undefined);
       await B.screenshot({ path: join(screenshotsDir, "failure-bob.png"), fullPage: true }).catch(() => undefined);
+      await C.screenshot({ path: join(screenshotsDir, "failure-carol.png"), fullPage: true }).catch(() => undefined);
       // Every later step builds on this one.
       failed += steps.length - index - 1;
       break;

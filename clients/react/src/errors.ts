@@ -12,13 +12,16 @@ export class PolisError extends Error {
   /** Invalid fields, for `validation_failed` (`[i].email_address` for bulk invitations). */
   readonly fieldErrors: FieldError[];
   readonly problem: Problem | undefined;
+  /** For `rate_limited`: the seconds the server's `Retry-After` asked to wait, when it gave them. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: PolisErrorCode, message: string, problem?: Problem) {
+  constructor(code: PolisErrorCode, message: string, problem?: Problem, retryAfterSeconds?: number) {
     super(message);
     this.name = "PolisError";
     this.code = code;
     this.problem = problem;
     this.fieldErrors = problem?.errors ?? [];
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 
   /** The first message the server gave for `field`, if it named that field. */
@@ -29,6 +32,11 @@ export class PolisError extends Error {
 
 export function isPolisError(error: unknown, code?: PolisErrorCode): error is PolisError {
   return error instanceof PolisError && (code === undefined || error.code === code);
+}
+
+/** A server older than the route answers `route_not_found` (or, for a known path, `method_not_allowed`). */
+export function isMissingRoute(error: unknown): boolean {
+  return isPolisError(error, "route_not_found") || isPolisError(error, "method_not_allowed");
 }
 
 /** Turns whatever a call threw or returned as its error into a PolisError. */
@@ -60,7 +68,17 @@ export async function unwrap<T>(call: Promise<FetchResult<T>>): Promise<T> {
     throw toPolisError(error);
   }
   if (result.error !== undefined || !result.response.ok) {
-    throw toPolisError(result.error);
+    const error = toPolisError(result.error);
+    const wait = retryAfter(result.response.headers.get("Retry-After"));
+    throw wait === undefined ? error : new PolisError(error.code, error.message, error.problem, wait);
   }
   return result.data as T;
+}
+
+/** `Retry-After` in seconds: Polis sends a number of seconds; an HTTP date is read too. */
+function retryAfter(header: string | null): number | undefined {
+  if (header === null || header.trim() === "") return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim());
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }

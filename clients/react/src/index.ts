@@ -23,10 +23,16 @@ export type { UseMembersOptions } from "./hooks/useMembers.js";
 export { useInvitations } from "./hooks/useInvitations.js";
 export type { InviteInput, UseInvitationsOptions } from "./hooks/useInvitations.js";
 export { useMyInvitations } from "./hooks/useMyInvitations.js";
+export { useMySuggestions, useMyMembershipRequests } from "./hooks/useMySuggestions.js";
+export { useMembershipRequests } from "./hooks/useMembershipRequests.js";
+export type { UseMembershipRequestsOptions } from "./hooks/useMembershipRequests.js";
+export { useDomains, isAwaitingCode, triesLeft, MAX_CODE_ATTEMPTS } from "./hooks/useDomains.js";
+export type { AddDomainInput, SendCodeInput, UpdateDomainInput } from "./hooks/useDomains.js";
 export { useRoles } from "./hooks/useRoles.js";
 
 export { OrganizationSwitcher, InvitationsForMe } from "./components/OrganizationSwitcher.js";
 export type { OrganizationSwitcherProps } from "./components/OrganizationSwitcher.js";
+export { SuggestionsForMe } from "./components/SuggestionsForMe.js";
 export { CreateOrganization } from "./components/CreateOrganization.js";
 export type { CreateOrganizationProps } from "./components/CreateOrganization.js";
 export { OrganizationProfile } from "./components/OrganizationProfile.js";

@@ -1,11 +1,17 @@
 import type { PolisErrorCode } from "./errors.js";
 import type { SlugProblem } from "./slug.js";
+import type { EnrollmentMode, MembershipRequestStatus, VerificationStatus } from "./types.js";
 
 /**
  * Every text the components show. Pass a partial copy to `PolisProvider`'s `localization`
  * to translate or reword any of it; `{name}`-style placeholders are filled in.
  */
 export interface PolisLocalization {
+  /**
+   * The BCP 47 language of these texts (`en`, `de`, `pt-BR`): dates and waiting times are
+   * written in it, and e-mails Polis sends for these components (domain codes) use it.
+   */
+  locale: string;
   common: {
     loading: string;
     cancel: string;
@@ -18,6 +24,8 @@ export interface PolisLocalization {
     personalAccount: string;
     noOrganization: string;
     pagination: string;
+    /** After `rate_limited`, when the server said how long to wait; `{when}` is e.g. "in 5 minutes". */
+    retryWhen: string;
   };
   switcher: {
     trigger: string;
@@ -31,6 +39,15 @@ export interface PolisLocalization {
     decline: string;
     declineLabel: string;
     invitedAs: string;
+    suggestions: string;
+  };
+  suggestions: {
+    why: string;
+    request: string;
+    requestLabel: string;
+    requested: string;
+    requestedLabel: string;
+    requestSent: string;
   };
   create: {
     title: string;
@@ -49,6 +66,7 @@ export interface PolisLocalization {
     empty: string;
     loadMore: string;
     invitations: string;
+    suggestions: string;
     create: string;
   };
   profile: {
@@ -56,6 +74,7 @@ export interface PolisLocalization {
     tabs: string;
     membersTab: string;
     invitationsTab: string;
+    requestsTab: string;
     settingsTab: string;
     membersCount: string;
     membersCountOne: string;
@@ -108,6 +127,76 @@ export interface PolisLocalization {
     revoked: string;
     status_values: Record<"pending" | "accepted" | "revoked" | "declined" | "expired", string>;
   };
+  requests: {
+    intro: string;
+    statusFilter: string;
+    allStatuses: string;
+    requester: string;
+    requested: string;
+    status: string;
+    actions: string;
+    empty: string;
+    accept: string;
+    acceptLabel: string;
+    reject: string;
+    rejectLabel: string;
+    accepted: string;
+    rejected: string;
+    status_values: Record<MembershipRequestStatus, string>;
+  };
+  domains: {
+    title: string;
+    intro: string;
+    empty: string;
+    readOnly: string;
+    add: string;
+    name: string;
+    nameHint: string;
+    nameRequired: string;
+    adding: string;
+    added: string;
+    addedVerified: string;
+    enrollmentMode: string;
+    modeOf: string;
+    mode_values: Record<EnrollmentMode, string>;
+    mode_descriptions: Record<EnrollmentMode, string>;
+    status_values: Record<VerificationStatus, string>;
+    pending: string;
+    deletePending: string;
+    deletePendingHint: string;
+    saveMode: string;
+    modeSaved: string;
+    changeMode: string;
+    changeModeLabel: string;
+    verify: string;
+    verifyLabel: string;
+    remove: string;
+    removeLabel: string;
+    confirmRemove: string;
+    removed: string;
+    verifyTitle: string;
+    email: string;
+    emailHint: string;
+    emailInvalid: string;
+    sendCode: string;
+    sendingCode: string;
+    codeSentTo: string;
+    code: string;
+    codeHint: string;
+    codeRequired: string;
+    triesLeft: string;
+    triesLeftOne: string;
+    submitCode: string;
+    verifying: string;
+    newCode: string;
+    verified: string;
+    wrongCode: string;
+    wrongCodeLast: string;
+    sendTooSoon: string;
+    tryTooSoon: string;
+    failed: string;
+    expired: string;
+  };
   settings: {
     profile: string;
     name: string;
@@ -126,6 +215,7 @@ export interface PolisLocalization {
 }
 
 export const defaultLocalization: PolisLocalization = {
+  locale: "en",
   common: {
     loading: "Loading…",
     cancel: "Cancel",
@@ -138,6 +228,7 @@ export const defaultLocalization: PolisLocalization = {
     personalAccount: "Personal account",
     noOrganization: "No organization",
     pagination: "Pages",
+    retryWhen: "Try again {when}.",
   },
   switcher: {
     trigger: "switch organization",
@@ -151,6 +242,15 @@ export const defaultLocalization: PolisLocalization = {
     decline: "Decline",
     declineLabel: "Decline the invitation to {name}",
     invitedAs: "Invited as {role}",
+    suggestions: "Suggested for you",
+  },
+  suggestions: {
+    why: "Your e-mail address is at its domain",
+    request: "Request to join",
+    requestLabel: "Request to join {name}",
+    requested: "Requested",
+    requestedLabel: "Requested to join {name}",
+    requestSent: "You asked to join {name}. Its admins will answer your request.",
   },
   create: {
     title: "Create organization",
@@ -174,6 +274,7 @@ export const defaultLocalization: PolisLocalization = {
     empty: "You are not a member of any organization yet.",
     loadMore: "Show more",
     invitations: "Invitations for you",
+    suggestions: "Suggested for you",
     create: "Create organization",
   },
   profile: {
@@ -181,6 +282,7 @@ export const defaultLocalization: PolisLocalization = {
     tabs: "Organization settings",
     membersTab: "Members",
     invitationsTab: "Invitations",
+    requestsTab: "Requests",
     settingsTab: "Settings",
     membersCount: "{count} members",
     membersCountOne: "1 member",
@@ -241,6 +343,95 @@ export const defaultLocalization: PolisLocalization = {
       declined: "Declined",
       expired: "Expired",
     },
+  },
+  requests: {
+    intro: "People whose e-mail address is at one of the organization's verified domains asked to join.",
+    statusFilter: "Status",
+    allStatuses: "All",
+    requester: "Requested by",
+    requested: "Requested",
+    status: "Status",
+    actions: "Actions",
+    empty: "No requests to join.",
+    accept: "Accept",
+    acceptLabel: "Accept the request from {name}",
+    reject: "Reject",
+    rejectLabel: "Reject the request from {name}",
+    accepted: "{name} is now a member.",
+    rejected: "The request from {name} was rejected.",
+    status_values: {
+      pending: "Pending",
+      accepted: "Accepted",
+      rejected: "Rejected",
+      withdrawn: "Withdrawn",
+    },
+  },
+  domains: {
+    title: "Verified domains",
+    intro:
+      "People with a verified e-mail address at a verified domain can be invited or suggested to join, as the domain's enrollment mode says.",
+    empty: "No domains yet.",
+    readOnly: "Only admins can add, verify or change domains.",
+    add: "Add domain",
+    name: "Domain",
+    nameHint: "For example acme.com. Common e-mail providers cannot be added.",
+    nameRequired: "Enter a domain name.",
+    adding: "Adding…",
+    added: "{name} was added. Verify it with a code sent to an address there.",
+    addedVerified: "{name} was added and is verified.",
+    enrollmentMode: "Enrollment mode",
+    modeOf: "Enrollment mode of {name}",
+    mode_values: {
+      manual_invitation: "No automatic enrollment",
+      automatic_invitation: "Automatic invitations",
+      automatic_suggestion: "Automatic suggestions",
+    },
+    mode_descriptions: {
+      manual_invitation: "People join only when invited.",
+      automatic_invitation: "People with a verified address at the domain are invited at once and can join whenever they like.",
+      automatic_suggestion: "People with a verified address at the domain see the organization suggested and can ask to join; an admin accepts or rejects each request.",
+    },
+    status_values: {
+      unverified: "Unverified",
+      verified: "Verified",
+      failed: "Verification failed",
+      expired: "Code expired",
+    },
+    pending: "Pending invitations: {invitations}, suggestions: {suggestions}",
+    deletePending: "Also withdraw the pending invitations and suggestions this domain made",
+    deletePendingHint: "Otherwise they stay open and can still be accepted.",
+    saveMode: "Save enrollment mode",
+    modeSaved: "{name}: {mode}.",
+    changeMode: "Enrollment",
+    changeModeLabel: "Enrollment mode of {name}",
+    verify: "Verify",
+    verifyLabel: "Verify {name}",
+    remove: "Remove",
+    removeLabel: "Remove {name}",
+    confirmRemove: "Remove {name}? The pending invitations and suggestions it made are withdrawn.",
+    removed: "{name} was removed.",
+    verifyTitle: "Verify {name}",
+    email: "E-mail address at {name}",
+    emailHint: "A 6-digit code is sent there. Use an address at {name} itself, not at a subdomain.",
+    emailInvalid: "Enter an e-mail address.",
+    sendCode: "Send code",
+    sendingCode: "Sending…",
+    codeSentTo: "A code was sent to {email}. It is valid for 10 minutes.",
+    code: "Verification code",
+    codeHint: "The 6 digits from the e-mail.",
+    codeRequired: "Enter the 6-digit code.",
+    triesLeft: "{count} tries left.",
+    triesLeftOne: "1 try left.",
+    submitCode: "Verify",
+    verifying: "Verifying…",
+    newCode: "Send a new code",
+    verified: "{name} is verified.",
+    wrongCode: "That code is not right.",
+    wrongCodeLast: "That code is not right, and no tries are left. Send a new code.",
+    sendTooSoon: "No new code can be sent for this domain yet.",
+    tryTooSoon: "No more codes can be tried for this domain yet.",
+    failed: "Too many wrong codes were entered. Send a new code.",
+    expired: "The code expired. Send a new code.",
   },
   settings: {
     profile: "Organization profile",

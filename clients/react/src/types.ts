@@ -22,6 +22,17 @@ export type MyInvitation = Schemas["MyInvitationResponse"];
 export type CreatedInvitation = Schemas["CreatedInvitationResponse"];
 export type UpdateOrgBody = Schemas["UpdateOrgRequest"];
 export type CreateOrgBody = Schemas["CreateOrgRequest"];
+/** A domain of an org, with where its verification stands. */
+export type Domain = Schemas["DomainResponse"];
+export type EnrollmentMode = Schemas["EnrollmentMode"];
+export type VerificationStatus = Schemas["VerificationStatus"];
+/** A request to join an org, as its managers see it. */
+export type MembershipRequest = Schemas["MembershipRequestResponse"];
+export type MembershipRequestStatus = Schemas["RequestStatus"];
+/** One of the caller's own requests to join, with the org it is for. */
+export type MyMembershipRequest = Schemas["MyMembershipRequestResponse"];
+/** An org a verified domain suggests to the caller. */
+export type Suggestion = Schemas["SuggestionResponse"];
 
 /** The system permissions the components check before showing a control. */
 export const PERMISSIONS = {
@@ -29,6 +40,8 @@ export const PERMISSIONS = {
   manageMembers: "org:sys_memberships:manage",
   manageProfile: "org:sys_profile:manage",
   deleteOrg: "org:sys_profile:delete",
+  readDomains: "org:sys_domains:read",
+  manageDomains: "org:sys_domains:manage",
 } as const;
 
 /** Clerk's `has()` argument: a permission key or a role key. */

@@ -21,7 +21,7 @@ describe("<OrganizationProfile /> permissions", () => {
 
     expect(await screen.findByRole("heading", { name: "Acme Corp" })).toBeInTheDocument();
     expect(screen.getByText(/2 members · Your role: Admin/)).toBeInTheDocument();
-    expect(tabNames()).toEqual(["Members", "Invitations", "Settings"]);
+    expect(tabNames()).toEqual(["Members", "Invitations", "Requests", "Settings"]);
     const bobRow = (await screen.findByText("Bob Stone")).closest("tr") as HTMLElement;
     expect(within(bobRow).getByLabelText("Role of Bob Stone")).toHaveValue("org:member");
     expect(within(bobRow).getByRole("button", { name: "Remove Bob Stone" })).toBeInTheDocument();

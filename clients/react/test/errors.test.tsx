@@ -38,6 +38,25 @@ describe("errors are shown from their code", () => {
     expect(alert).toHaveAttribute("data-code", "network_error");
   });
 
+  it.each([
+    ["90", "en", "Too many requests. Wait a moment and try again. Try again in 2 minutes."],
+    ["7200", "en", "Try again in 2 hours."],
+    ["5", "de", "Versuch es in 5 Sekunden wieder."],
+  ])("says how long to wait after rate_limited with Retry-After %s (%s)", async (seconds, locale, message) => {
+    const polis = new FakePolis().on("POST", "/orgs", () => ({
+      ...problem(429, "rate_limited"),
+      headers: { "Retry-After": seconds },
+    }));
+    renderWithPolis(<CreateOrganization />, {
+      polis,
+      localization: locale === "de" ? { locale, common: { retryWhen: "Versuch es {when} wieder." } } : {},
+    });
+    const user = userEvent.setup();
+    await user.type(screen.getByLabelText("Name"), "Acme");
+    await user.click(screen.getByRole("button", { name: "Create organization" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent(message);
+  });
+
   it("lets every text be replaced", async () => {
     const polis = new FakePolis();
     const acme = polis.addOrg("Acme", "acme", [[ALICE, "org:admin"], [BOB, "org:member"]]);

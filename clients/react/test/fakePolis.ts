@@ -5,6 +5,12 @@
  */
 import type { components } from "@polis/client";
 
+import { compile, json, page, params, problem, type FakeRequest, type Handler, type Reply, type Route } from "./fakeHttp.js";
+import { JoiningState } from "./fakeJoining.js";
+
+export { json, problem } from "./fakeHttp.js";
+export type { Reply } from "./fakeHttp.js";
+
 type S = components["schemas"];
 type Org = S["OrgResponse"];
 type Role = S["RoleResponse"];
@@ -21,42 +27,29 @@ export const PEOPLE: Record<string, Record<string, string>> = {
 };
 
 const ALL_SYSTEM = [
+  "org:sys_domains:manage",
+  "org:sys_domains:read",
   "org:sys_memberships:manage",
   "org:sys_memberships:read",
   "org:sys_profile:delete",
   "org:sys_profile:manage",
 ];
-const NOW = "2026-11-01T10:00:00Z";
+export const NOW = "2026-11-01T10:00:00Z";
 
 export const ROLES: Role[] = [
   role("org:admin", "Admin", ALL_SYSTEM),
   role("org:member", "Member", ["org:sys_memberships:read"]),
   // Manages the profile and members but may not delete the org.
   role("org:manager", "Manager", ["org:sys_memberships:manage", "org:sys_memberships:read", "org:sys_profile:manage"]),
+  // Sees the members and the verified domains, changes nothing.
+  role("org:auditor", "Auditor", ["org:sys_memberships:read", "org:sys_domains:read"]),
 ];
 
 function role(key: string, name: string, permissions: string[]): Role {
   return { key, name, description: null, permissions, created_at: NOW, updated_at: NOW };
 }
 
-interface Request {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  body: unknown;
-  headers: Headers;
-}
-export interface Reply {
-  status: number;
-  body?: unknown;
-}
-type Handler = (request: Request, params: Record<string, string>) => Reply | Promise<Reply>;
-
-export const json = (status: number, body: unknown): Reply => ({ status, body });
-export const problem = (status: number, code: string, extra: object = {}): Reply => ({
-  status,
-  body: { type: `urn:polis:problem:${code}`, title: "Problem", status, detail: `${code} (test)`, code, ...extra },
-});
+type Request = FakeRequest;
 
 interface MembershipRow {
   org_id: string;
@@ -72,6 +65,8 @@ export class FakePolis {
   memberships: MembershipRow[] = [];
   invitations: Invitation[] = [];
   requests: Request[] = [];
+  /** Verified domains, suggestions and requests to join. */
+  readonly joining = new JoiningState(this);
   private overrides: { method: string; pattern: RegExp; keys: string[]; handler: Handler; once: boolean }[] = [];
   private seq = 0;
 
@@ -142,7 +137,10 @@ export class FakePolis {
     const reply = await this.route(call);
     if (reply.status === 204) return new Response(null, { status: 204 });
     const type = reply.status >= 400 ? "application/problem+json" : "application/json";
-    return new Response(JSON.stringify(reply.body), { status: reply.status, headers: { "Content-Type": type } });
+    return new Response(JSON.stringify(reply.body), {
+      status: reply.status,
+      headers: { "Content-Type": type, ...reply.headers },
+    });
   };
 
   private async route(call: Request): Promise<Reply> {
@@ -152,7 +150,7 @@ export class FakePolis {
       if (override.once) this.overrides.splice(index, 1);
       return override.handler(call, params(override.keys, match));
     }
-    for (const [method, pattern, handler] of this.builtIn) {
+    for (const [method, pattern, handler] of [...this.builtIn, ...this.joining.routes]) {
       const { regex, keys } = compile(pattern);
       const match = method === call.method ? regex.exec(call.path) : null;
       if (match) return handler(call, params(keys, match));
@@ -160,7 +158,7 @@ export class FakePolis {
     return problem(404, "route_not_found");
   }
 
-  private uuid(): string {
+  uuid(): string {
     this.seq += 1;
     return `00000000-0000-7000-8000-${String(this.seq).padStart(12, "0")}`;
   }
@@ -170,7 +168,7 @@ export class FakePolis {
     return org && this.memberships.some((m) => m.org_id === org.id && m.identity_id === this.me) ? org : undefined;
   }
 
-  private permissionsIn(org: Org): string[] {
+  permissionsIn(org: Org): string[] {
     const mine = this.memberships.find((m) => m.org_id === org.id && m.identity_id === this.me);
     return ROLES.find((r) => r.key === mine?.role)?.permissions ?? [];
   }
@@ -179,7 +177,7 @@ export class FakePolis {
     return { ...org, members_count: this.memberships.filter((m) => m.org_id === org.id).length };
   }
 
-  private membership(row: MembershipRow) {
+  membership(row: MembershipRow) {
     return {
       ...row,
       permissions: ROLES.find((r) => r.key === row.role)?.permissions ?? [],
@@ -201,14 +199,14 @@ export class FakePolis {
   }
 
   /** Guards an org route: 404 for non-members, 403 without `permission`. */
-  private guard(ref: string, permission?: string): Org | Reply {
+  guard(ref: string, permission?: string): Org | Reply {
     const org = this.orgOf(ref);
     if (!org) return problem(404, "org_not_found");
     if (permission && !this.permissionsIn(org).includes(permission)) return problem(403, "forbidden");
     return org;
   }
 
-  private readonly builtIn: [string, string, Handler][] = [
+  private readonly builtIn: Route[] = [
     ["GET", "/roles", () => json(200, { data: ROLES })],
     [
       "GET",
@@ -404,26 +402,6 @@ export class FakePolis {
   }
 }
 
-function summary(org: Org) {
+export function summary(org: Org) {
   return { id: org.id, name: org.name, slug: org.slug, image_url: org.image_url };
-}
-
-function page<T>(rows: T[], query: URLSearchParams) {
-  const size = Number(query.get("page_size") ?? 50);
-  const start = Number(query.get("page_token") ?? 0);
-  const end = start + size;
-  return { data: rows.slice(start, end), next_page_token: end < rows.length ? String(end) : null };
-}
-
-function compile(pattern: string): { regex: RegExp; keys: string[] } {
-  const keys: string[] = [];
-  const source = pattern.replace(/:(\w+)/g, (_all, key: string) => {
-    keys.push(key);
-    return "([^/]+)";
-  });
-  return { regex: new RegExp(`^${source}$`), keys };
-}
-
-function params(keys: string[], match: RegExpExecArray): Record<string, string> {
-  return Object.fromEntries(keys.map((key, i) => [key, decodeURIComponent(match[i + 1] ?? "")]));
 }

@@ -6,6 +6,7 @@ import { useLocalization } from "../provider.js";
 import type { OrgSummary } from "../types.js";
 import { CreateOrganization } from "./CreateOrganization.js";
 import { InvitationsForMe } from "./OrganizationSwitcher.js";
+import { SuggestionsForMe } from "./SuggestionsForMe.js";
 import { Avatar, cx, ErrorNotice, Loading } from "./ui.js";
 
 export interface OrganizationListProps {
@@ -21,7 +22,8 @@ export interface OrganizationListProps {
 
 /**
  * A chooser for apps that need an organization after sign-in (Clerk's
- * `<OrganizationList />`): the caller's orgs, invitations to answer, and a create form.
+ * `<OrganizationList />`): the caller's orgs, invitations to answer, orgs suggested by a
+ * verified domain to ask to join, and a create form.
  */
 export function OrganizationList({
   onSelect,
@@ -89,6 +91,7 @@ export function OrganizationList({
         </button>
       ) : null}
       <InvitationsForMe headingLevel={3} title={l.list.invitations} />
+      <SuggestionsForMe headingLevel={3} title={l.list.suggestions} />
       {hideCreate ? null : creating ? (
         <CreateOrganization
           hideTitle

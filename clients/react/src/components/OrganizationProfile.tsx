@@ -7,10 +7,11 @@ import { useLocalization } from "../provider.js";
 import { PERMISSIONS, type CreatedInvitation } from "../types.js";
 import { InvitationsPanel } from "./InvitationsPanel.js";
 import { MembersPanel } from "./MembersPanel.js";
+import { RequestsPanel } from "./RequestsPanel.js";
 import { SettingsPanel } from "./SettingsPanel.js";
 import { Avatar, cx, ErrorNotice, Loading } from "./ui.js";
 
-export type ProfileTab = "members" | "invitations" | "settings";
+export type ProfileTab = "members" | "invitations" | "requests" | "settings";
 
 export interface OrganizationProfileProps {
   /** The org's id, slug or Clerk id; the active org when left out. */
@@ -24,14 +25,14 @@ export interface OrganizationProfileProps {
   onInvited?: (invitations: CreatedInvitation[]) => void;
   /** Where invitees should land; Polis adds `invitation_token=…` to it. */
   invitationRedirectUrl?: string;
-  /** Members and invitations per page; 10 by default. */
+  /** Members, invitations and requests per page; 10 by default. */
   pageSize?: number;
   className?: string;
 }
 
 /**
- * An organization's members, invitations and settings in tabs (Clerk's
- * `<OrganizationProfile />`). Tabs and controls the caller may not use are not shown; the
+ * An organization's members, invitations, requests to join and settings (with its verified
+ * domains) in tabs (Clerk's `<OrganizationProfile />`). Tabs and controls the caller may not use are not shown; the
  * server still decides, and its refusals are shown from their problem codes.
  */
 export function OrganizationProfile({
@@ -71,8 +72,12 @@ export function OrganizationProfile({
 
   const can = (permission: string) => organization.has({ permission });
   const tabs: { key: ProfileTab; label: string }[] = [{ key: "members", label: l.profile.membersTab }];
-  if (can(PERMISSIONS.manageMembers)) tabs.push({ key: "invitations", label: l.profile.invitationsTab });
-  if (can(PERMISSIONS.manageProfile) || can(PERMISSIONS.deleteOrg)) {
+  if (can(PERMISSIONS.manageMembers)) {
+    tabs.push({ key: "invitations", label: l.profile.invitationsTab });
+    tabs.push({ key: "requests", label: l.profile.requestsTab });
+  }
+  const readsDomains = can(PERMISSIONS.readDomains) || can(PERMISSIONS.manageDomains);
+  if (can(PERMISSIONS.manageProfile) || can(PERMISSIONS.deleteOrg) || readsDomains) {
     tabs.push({ key: "settings", label: l.profile.settingsTab });
   }
   const selected = tabs.some((t) => t.key === tab) ? tab : "members";
@@ -155,6 +160,8 @@ export function OrganizationProfile({
             onInvited={onInvited}
             redirectUrl={invitationRedirectUrl}
           />
+        ) : selected === "requests" ? (
+          <RequestsPanel org={current.id} pageSize={pageSize} />
         ) : (
           <SettingsPanel organization={organization} onDeleted={removed(onDeleted)} />
         )}

@@ -8,6 +8,7 @@ import { format } from "../localization.js";
 import { useLocalization } from "../provider.js";
 import type { OrgSummary } from "../types.js";
 import { CreateOrganization } from "./CreateOrganization.js";
+import { SuggestionsForMe } from "./SuggestionsForMe.js";
 import { Avatar, cx, ErrorNotice, Loading } from "./ui.js";
 
 export interface OrganizationSwitcherProps {
@@ -24,8 +25,8 @@ export interface OrganizationSwitcherProps {
 }
 
 /**
- * The active org and a panel to switch to another, create one, and answer invitations
- * (Clerk's `<OrganizationSwitcher />`). A disclosure: Escape or a click outside closes it.
+ * The active org and a panel to switch to another, create one, answer invitations and ask
+ * to join suggested orgs (Clerk's `<OrganizationSwitcher />`). A disclosure: Escape or a click outside closes it.
  */
 export function OrganizationSwitcher({
   onSwitch,
@@ -209,6 +210,7 @@ function SwitcherLists({
         </button>
       ) : null}
       <InvitationsForMe />
+      <SuggestionsForMe />
       {hideCreate ? null : (
         <button type="button" className="polis-button polis-button--block" onClick={onCreate}>
           {l.switcher.create}

@@ -6,9 +6,14 @@ import { format } from "../localization.js";
 import { useLocalization } from "../provider.js";
 import { checkSlug } from "../slug.js";
 import { PERMISSIONS, type UpdateOrgBody } from "../types.js";
+import { DomainsSection } from "./DomainsSection.js";
 import { ErrorNotice, Field, StatusNotice } from "./ui.js";
 
-/** Name, slug and image URL (with `org:sys_profile:manage`) and deletion (`org:sys_profile:delete`). */
+/**
+ * Name, slug and image URL (with `org:sys_profile:manage`), verified domains (seen with
+ * `org:sys_domains:read`, changed with `org:sys_domains:manage`) and deletion
+ * (`org:sys_profile:delete`).
+ */
 export function SettingsPanel({
   organization,
   onDeleted,
@@ -18,9 +23,13 @@ export function SettingsPanel({
 }) {
   const canEdit = organization.has({ permission: PERMISSIONS.manageProfile });
   const canDelete = organization.has({ permission: PERMISSIONS.deleteOrg });
+  const canManageDomains = organization.has({ permission: PERMISSIONS.manageDomains });
+  const canReadDomains = canManageDomains || organization.has({ permission: PERMISSIONS.readDomains });
+  const orgId = organization.organization?.id;
   return (
     <div className="polis-settings">
       {canEdit ? <ProfileForm organization={organization} /> : null}
+      {canReadDomains && orgId ? <DomainsSection org={orgId} canManage={canManageDomains} /> : null}
       {canDelete ? <DeleteOrganization organization={organization} onDeleted={onDeleted} /> : null}
     </div>
   );

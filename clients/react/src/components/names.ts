@@ -34,3 +34,14 @@ export function shortDate(iso: string | null | undefined): string {
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? "" : date.toLocaleDateString(undefined, { dateStyle: "medium" });
 }
+
+/** A requester's name from the public data Polis keeps: first and last name, e-mail, then the id. */
+export function requesterName(user: {
+  user_id: string;
+  first_name: string | null;
+  last_name: string | null;
+  identifier: string | null;
+}): string {
+  const full = [user.first_name?.trim(), user.last_name?.trim()].filter(Boolean).join(" ");
+  return full || user.identifier?.trim() || user.user_id;
+}

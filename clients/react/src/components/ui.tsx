@@ -4,14 +4,34 @@ import { toPolisError, type PolisErrorCode } from "../errors.js";
 import { format, type PolisLocalization } from "../localization.js";
 import { useLocalization } from "../provider.js";
 
-/** The localized message for an error, chosen by its code (never its status). */
+/**
+ * The localized message for an error, chosen by its code (never its status); for
+ * `rate_limited`, with how long the server asked to wait when it said so.
+ */
 export function describeError(
   error: unknown,
   localization: PolisLocalization,
   overrides: Partial<Record<PolisErrorCode, string>> = {},
 ): string {
-  const { code } = toPolisError(error);
-  return overrides[code] ?? localization.errors[code] ?? localization.errors.unknown;
+  const { code, retryAfterSeconds } = toPolisError(error);
+  const message = overrides[code] ?? localization.errors[code] ?? localization.errors.unknown;
+  if (code !== "rate_limited" || retryAfterSeconds === undefined) return message;
+  const when = relativeTime(retryAfterSeconds, localization.locale);
+  return `${message} ${format(localization.common.retryWhen, { when })}`;
+}
+
+/** "in 42 seconds", "in 5 minutes", "in 3 hours" (rounded up) in `locale`. */
+export function relativeTime(seconds: number, locale: string): string {
+  let formatter: Intl.RelativeTimeFormat;
+  try {
+    formatter = new Intl.RelativeTimeFormat(locale, { numeric: "always" });
+  } catch {
+    formatter = new Intl.RelativeTimeFormat("en", { numeric: "always" });
+  }
+  const wait = Math.max(1, Math.ceil(seconds));
+  if (wait < 60) return formatter.format(wait, "second");
+  if (wait < 3600) return formatter.format(Math.ceil(wait / 60), "minute");
+  return formatter.format(Math.ceil(wait / 3600), "hour");
 }
 
 /** An error announced to screen readers as it appears. */

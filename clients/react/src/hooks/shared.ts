@@ -1,7 +1,7 @@
 import { useQuery, type QueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 
-import { unwrap } from "../errors.js";
+import { isMissingRoute, unwrap } from "../errors.js";
 import { usePolis } from "../provider.js";
 import { polisKeys } from "../queryKeys.js";
 import type { MyMembership } from "../types.js";
@@ -9,6 +9,21 @@ import type { MyMembership } from "../types.js";
 /** `page_size` and, past the first page, `page_token` (left out rather than `undefined`). */
 export function pageQuery(pageSize: number, token: string | undefined) {
   return token === undefined ? { page_size: pageSize } : { page_size: pageSize, page_token: token };
+}
+
+/**
+ * A page of a list that older servers do not have: their `route_not_found` reads as an
+ * empty list, so the components that show it just show nothing there.
+ */
+export async function pageOrEmpty<T>(
+  call: Promise<{ data: T[]; next_page_token?: string | null }>,
+): Promise<{ data: T[]; next_page_token?: string | null }> {
+  try {
+    return await call;
+  } catch (error) {
+    if (isMissingRoute(error)) return { data: [], next_page_token: null };
+    throw error;
+  }
 }
 
 /**

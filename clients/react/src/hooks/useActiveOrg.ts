@@ -1,6 +1,6 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 
-import { isPolisError, PolisError, toPolisError } from "../errors.js";
+import { isMissingRoute, PolisError, toPolisError } from "../errors.js";
 import { usePolis, type PolisContextValue } from "../provider.js";
 import { polisKeys } from "../queryKeys.js";
 import type { MyMembership, OrgSummary } from "../types.js";
@@ -96,10 +96,6 @@ const ACTIVE_ORG_PATH = "/me/active-org";
 
 function storageKey(baseUrl: string): string {
   return `polis.activeOrg:${baseUrl}`;
-}
-
-function isMissingRoute(error: unknown): boolean {
-  return isPolisError(error, "route_not_found") || isPolisError(error, "method_not_allowed");
 }
 
 async function readActiveOrg(polis: PolisContextValue): Promise<ActiveOrgState> {
