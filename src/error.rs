@@ -154,6 +154,11 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub redirect_browser_to: Option<String>,
+    /// For `verification_code_invalid`: how many more codes may be tried before the
+    /// code is burned and a new one must be sent (0: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub remaining_attempts: Option<u32>,
     /// The request's `X-Request-Id`, to quote when reporting the problem.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -173,6 +178,7 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     redirect_browser_to: Option<String>,
     retry_after: Option<u64>,
+    remaining_attempts: Option<u32>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -185,6 +191,7 @@ impl ApiError {
             errors: Vec::new(),
             redirect_browser_to: None,
             retry_after: None,
+            remaining_attempts: None,
         }
     }
 
@@ -261,6 +268,7 @@ impl ApiError {
             code: self.code,
             errors: self.errors.clone(),
             redirect_browser_to: self.redirect_browser_to.clone(),
+            remaining_attempts: self.remaining_attempts,
             request_id: None,
         }
     }
@@ -427,14 +435,16 @@ fn domain_error(err: StoreError) -> ApiError {
             VerificationCodeExpired,
             "the verification code expired: request a new one",
         ),
-        StoreError::VerificationCodeInvalid { remaining: 0 } => ApiError::new(
-            VerificationCodeInvalid,
-            "wrong code; no attempts remain: request a new one",
-        ),
-        StoreError::VerificationCodeInvalid { remaining } => ApiError::new(
-            VerificationCodeInvalid,
-            format!("wrong code; {remaining} attempt(s) remain"),
-        ),
+        StoreError::VerificationCodeInvalid { remaining } => {
+            let detail = if remaining == 0 {
+                "wrong code; no attempts remain: request a new one".to_owned()
+            } else {
+                format!("wrong code; {remaining} attempt(s) remain")
+            };
+            let mut err = ApiError::new(VerificationCodeInvalid, detail);
+            err.remaining_attempts = u32::try_from(remaining).ok();
+            err
+        }
         _ => ApiError::new(DomainNotFound, "no such domain"),
     }
 }

@@ -218,6 +218,17 @@ pub(super) async fn reject(
     id: Uuid,
     change: Change<'_>,
 ) -> StoreResult<MembershipRequest> {
-    lock_pending(conn, org, id, change).await?;
+    let (request, ..) = lock_pending(conn, org, id, change).await?;
+    // The suggestion that led here is answered: no longer listed (as "requested"), and
+    // the domain does not suggest the org again. The request itself stays, rejected.
+    query(
+        "UPDATE org_suggestions SET status = 'withdrawn', updated_at = $3 \
+         WHERE org_id = $1 AND identity_id = $2 AND status = 'accepted'",
+    )
+    .bind(org)
+    .bind(request.identity_id)
+    .bind(change.now)
+    .execute(conn)
+    .await?;
     decide(conn, id, RequestStatus::Rejected, change).await
 }

@@ -149,6 +149,7 @@ async fn five_wrong_codes_burn_the_code(backend: Backend) {
             StatusCode::UNPROCESSABLE_ENTITY,
             "verification_code_invalid",
         );
+        assert_eq!(reply.body["remaining_attempts"], left, "{}", reply.body);
         let detail = reply.body["detail"].as_str().unwrap();
         if left == 0 {
             assert!(detail.contains("no attempts remain"), "{detail}");

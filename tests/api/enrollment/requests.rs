@@ -81,8 +81,8 @@ async fn alice_accepts_bobs_request(backend: Backend) {
     );
 }
 
-/// Rejecting: Bob stays out, the request cannot be decided again, the suggestion stays
-/// accepted (accepting it again asks nothing new).
+/// Rejecting: Bob stays out, the request cannot be decided again, and the suggestion is
+/// answered: no longer listed, nor acceptable again.
 async fn rejected_request(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.user("alice");
@@ -114,6 +114,11 @@ async fn rejected_request(backend: Backend) {
     let mine = data(&app, "/me/membership-requests", &bob).await;
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0]["status"], "rejected");
+    assert!(data(&app, "/me/suggestions", &bob).await.is_empty());
+    let mut conn = app.db.raw().await;
+    let withdrawn =
+        "SELECT COUNT(*) FROM org_suggestions WHERE status = 'withdrawn' AND identity_id = $1";
+    assert_eq!(conn.count(withdrawn, Some(bob.id)).await, 1, "withdrawn, not deleted");
     assert!(event_types(&app)
         .await
         .iter()
