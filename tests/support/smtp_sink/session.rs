@@ -131,6 +131,8 @@ where
             }
             Next::Quit => {
                 let _ = conn.write_all(b"221 bye\r\n").await;
+                // Over TLS this sends close_notify, so the client sees a clean end.
+                let _ = conn.shutdown().await;
                 return None;
             }
         }
