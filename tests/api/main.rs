@@ -18,6 +18,7 @@ mod domains;
 mod email;
 mod email_delivery;
 mod email_links;
+mod email_tls;
 mod enrollment;
 mod events;
 mod fuzz_findings;
