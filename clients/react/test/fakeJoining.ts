@@ -319,7 +319,10 @@ export class JoiningState {
     if (Date.parse(domain.verification.expires_at ?? "") <= Date.now()) return problem(422, "verification_code_expired");
     if (body.code.trim() !== domain.code) {
       domain.verification.attempts += 1;
-      return problem(422, "verification_code_invalid");
+      // Like the server: the tries still left on this code, as a number.
+      const remaining_attempts = Math.max(0, 5 - domain.verification.attempts);
+      if (remaining_attempts === 0) domain.code = null;
+      return problem(422, "verification_code_invalid", { remaining_attempts });
     }
     domain.code = null;
     domain.verified = true;

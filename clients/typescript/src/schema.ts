@@ -1589,6 +1589,12 @@ export interface components {
             errors?: components["schemas"]["FieldError"][];
             /** @description Where to send the browser to step up to AAL2 (for `aal_required`). */
             redirect_browser_to?: string;
+            /**
+             * Format: int32
+             * @description For `verification_code_invalid`: how many more codes may be tried before the
+             *     code is burned and a new one must be sent (0: none).
+             */
+            remaining_attempts?: number;
             /** @description The request's `X-Request-Id`, to quote when reporting the problem. */
             request_id?: string;
             /** Format: int32 */

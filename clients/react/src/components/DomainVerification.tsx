@@ -38,8 +38,9 @@ export function DomainVerification({
   const overrides: Partial<Record<PolisErrorCode, string>> = {
     rate_limited: l.domains.sendTooSoon,
     verification_code_expired: l.domains.expired,
-    // The domain was refreshed before the failure arrived, so its count includes this try.
-    verification_code_invalid: wrongCodeMessage(l, triesLeft(domain)),
+    // The server says how many tries are left; failing that (an older Polis), the domain
+    // was refreshed before the failure arrived, so its count includes this try.
+    verification_code_invalid: wrongCodeMessage(l, remainingAttempts(failure) ?? triesLeft(domain)),
   };
 
   return (
@@ -249,4 +250,9 @@ function triesText(l: PolisLocalization, left: number): string {
 
 function wrongCodeMessage(l: PolisLocalization, left: number): string {
   return left > 0 ? `${l.domains.wrongCode} ${triesText(l, left)}` : l.domains.wrongCodeLast;
+}
+
+/** The tries left that a `verification_code_invalid` failure reported, if it did. */
+function remainingAttempts(failure: unknown): number | undefined {
+  return failure ? toPolisError(failure).problem?.remaining_attempts : undefined;
 }
