@@ -259,6 +259,15 @@ async fn a_replaced_code_is_not_mailed(backend: Backend) {
         .await;
     assert_eq!(cancelled, 1, "the first code's e-mail is withdrawn");
     mailing.sink.restart().await;
+    // A send that failed against the stopped sink must be recorded before the clock
+    // moves: its retry is scheduled from the time it fails.
+    for _ in 0..500 {
+        let sending = "SELECT COUNT(*) FROM email_outbox WHERE status = 'sending'";
+        if conn.count(sending, None).await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     mailing.clock.advance(Duration::minutes(3));
     let mails = mailing.sink.wait_for(1).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;

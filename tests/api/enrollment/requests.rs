@@ -111,18 +111,23 @@ async fn rejected_request(backend: Backend) {
     }
     let members = data(&app, &format!("/orgs/{acme}/members"), &alice).await;
     assert_eq!(members.len(), 1);
-    let mine = data(&app, "/me/membership-requests", &bob).await;
-    assert_eq!(mine.len(), 1);
-    assert_eq!(mine[0]["status"], "rejected");
-    assert!(data(&app, "/me/suggestions", &bob).await.is_empty());
-    let mut conn = app.db.raw().await;
-    let withdrawn =
-        "SELECT COUNT(*) FROM org_suggestions WHERE status = 'withdrawn' AND identity_id = $1";
-    assert_eq!(conn.count(withdrawn, Some(bob.id)).await, 1, "withdrawn, not deleted");
+    bob_sees_the_rejection(&app, &bob).await;
     assert!(event_types(&app)
         .await
         .iter()
         .any(|t| t == "organizationMembershipRequest.rejected"));
+}
+
+/// Bob's request reads `rejected`, and the suggestion is withdrawn (kept, not listed).
+async fn bob_sees_the_rejection(app: &TestApp, bob: &User) {
+    let mine = data(app, "/me/membership-requests", bob).await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["status"], "rejected");
+    assert!(data(app, "/me/suggestions", bob).await.is_empty());
+    let mut conn = app.db.raw().await;
+    let withdrawn =
+        "SELECT COUNT(*) FROM org_suggestions WHERE status = 'withdrawn' AND identity_id = $1";
+    assert_eq!(conn.count(withdrawn, Some(bob.id)).await, 1);
 }
 
 /// Only managers decide; others get 403 (members) or 404 (non-members, unknown ids).
