@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::routes::{acme_with_domain, patch_mode};
-use super::{data, enrollment_settled, person};
+use super::{add_domain, data, enrollment_settled, org, person};
 use crate::harness::{Auth, Backend, TestApp, User};
 use crate::on_both_backends;
 
@@ -150,3 +150,56 @@ on_both_backends!(
     manager_invitation_replaces_the_domains,
     expired_manager_invitation_does_not_block_the_domains,
 );
+
+/// PostgreSQL, where the two really overlap: a domain's enrollment has inserted an
+/// invitation to bob@acme.com, not yet committed, when Alice invites him. Its insert holds
+/// the org's row in key-share mode (the foreign key) until it commits, so Alice's org lock
+/// waits for it, then sees the domain's invitation and supersedes it: 201, not a 409
+/// `invitation_exists`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_domain_invitation_committed_meanwhile_is_superseded() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let alice = app.user("alice");
+    let acme = org(&app, &alice, "Acme").await;
+    let domain = add_domain(&app, &acme, "acme.com", "automatic_invitation", true).await;
+    let mut enrolling = app.db.raw().await;
+    enrolling
+        .run(&[
+            ("BEGIN", None),
+            (
+                "INSERT INTO invitations (id, org_id, email_address, role, status, domain_id, \
+                 public_metadata, private_metadata, created_at, updated_at) \
+                 SELECT gen_random_uuid(), d.org_id, 'bob@acme.com', 'org:member', 'pending', \
+                 d.id, '{}', '{}', now(), now() FROM org_domains d WHERE d.id = $1",
+                Some(domain),
+            ),
+        ])
+        .await;
+    let commit_once_alice_waits = async {
+        let mut watcher = app.db.raw().await;
+        let waiting = "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
+                       AND query LIKE 'SELECT max_allowed_memberships FROM orgs%'";
+        let mut seen = false;
+        for _ in 0..500 {
+            seen = watcher.count(waiting, None).await > 0;
+            if seen {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        enrolling.run(&[("COMMIT", None)]).await;
+        seen
+    };
+    let body = json!({"email_address": "bob@acme.com"});
+    let (created, alice_waited) = tokio::join!(
+        alice_invites(&app, &alice, &acme, body),
+        commit_once_alice_waits
+    );
+    assert!(alice_waited, "Alice's invitation waited for the enrollment");
+    let mut conn = app.db.raw().await;
+    let by_domain = "SELECT COUNT(*) FROM invitations WHERE domain_id = $1 AND status = 'revoked'";
+    assert_eq!(conn.count(by_domain, Some(domain)).await, 1);
+    let pending = "SELECT COUNT(*) FROM invitations WHERE status = 'pending'";
+    assert_eq!(conn.count(pending, None).await, 1);
+    assert!(created[0]["id"].is_string());
+}
