@@ -7,7 +7,7 @@ import { format } from "../localization.js";
 import { useLocalization } from "../provider.js";
 import type { CreatedInvitation, Invitation, InvitationStatus } from "../types.js";
 import { shortDate } from "./names.js";
-import { ErrorNotice, Field, Loading, Pager, StatusNotice } from "./ui.js";
+import { ErrorNotice, Field, Loading, Pager, StatusFilter, StatusNotice } from "./ui.js";
 
 const STATUSES: InvitationStatus[] = ["pending", "accepted", "revoked", "declined", "expired"];
 // Loose on purpose: the server is the judge; this only catches what is plainly not an address.
@@ -44,7 +44,6 @@ export function InvitationsPanel({
   const [notice, setNotice] = useState<string | null>(null);
   const [failure, setFailure] = useState<unknown>(null);
   const [sentTo, setSentTo] = useState<string[]>([]);
-  const statusId = useId();
   const titleId = useId();
 
   const chosenRole = role || roles.find((r) => r.key === "org:member")?.key || "";
@@ -132,26 +131,14 @@ export function InvitationsPanel({
       <ErrorNotice error={failure} />
       <FieldProblems error={failure} addresses={sentTo} />
 
-      <div className="polis-toolbar">
-        <div className="polis-field polis-field--inline">
-          <label className="polis-label" htmlFor={statusId}>
-            {l.invitations.statusFilter}
-          </label>
-          <select
-            id={statusId}
-            className="polis-input"
-            value={status}
-            onChange={(event) => setStatus(event.target.value as InvitationStatus | "")}
-          >
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {l.invitations.status_values[s]}
-              </option>
-            ))}
-            <option value="">{l.invitations.allStatuses}</option>
-          </select>
-        </div>
-      </div>
+      <StatusFilter
+        label={l.invitations.statusFilter}
+        statuses={STATUSES}
+        names={l.invitations.status_values}
+        allLabel={l.invitations.allStatuses}
+        value={status}
+        onChange={setStatus}
+      />
       <ErrorNotice error={invitations.error} />
       {!invitations.isLoaded ? <Loading /> : null}
       {invitations.isLoaded && invitations.data.length === 0 ? (

@@ -1,11 +1,11 @@
-import { useId, useState } from "react";
+import { useState } from "react";
 
 import { useMembershipRequests } from "../hooks/useMembershipRequests.js";
 import { format } from "../localization.js";
 import { useLocalization } from "../provider.js";
 import type { MembershipRequest, MembershipRequestStatus } from "../types.js";
 import { requesterName, shortDate } from "./names.js";
-import { Avatar, ErrorNotice, Loading, Pager, StatusNotice } from "./ui.js";
+import { Avatar, ErrorNotice, Loading, Pager, StatusFilter, StatusNotice } from "./ui.js";
 
 const STATUSES: MembershipRequestStatus[] = ["pending", "accepted", "rejected", "withdrawn"];
 
@@ -20,7 +20,6 @@ export function RequestsPanel({ org, pageSize }: { org: string; pageSize: number
   const [notice, setNotice] = useState<string | null>(null);
   const [failure, setFailure] = useState<unknown>(null);
   const [answering, setAnswering] = useState<string | null>(null);
-  const statusId = useId();
 
   const answer = async (request: MembershipRequest, how: "accept" | "reject") => {
     const name = requesterName(request.public_user_data);
@@ -40,26 +39,14 @@ export function RequestsPanel({ org, pageSize }: { org: string; pageSize: number
   return (
     <div className="polis-requests">
       <p className="polis-muted">{l.requests.intro}</p>
-      <div className="polis-toolbar">
-        <div className="polis-field polis-field--inline">
-          <label className="polis-label" htmlFor={statusId}>
-            {l.requests.statusFilter}
-          </label>
-          <select
-            id={statusId}
-            className="polis-input"
-            value={status}
-            onChange={(event) => setStatus(event.target.value as MembershipRequestStatus | "")}
-          >
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {l.requests.status_values[s]}
-              </option>
-            ))}
-            <option value="">{l.requests.allStatuses}</option>
-          </select>
-        </div>
-      </div>
+      <StatusFilter
+        label={l.requests.statusFilter}
+        statuses={STATUSES}
+        names={l.requests.status_values}
+        allLabel={l.requests.allStatuses}
+        value={status}
+        onChange={setStatus}
+      />
       {notice ? <StatusNotice>{notice}</StatusNotice> : null}
       <ErrorNotice error={failure} />
       <ErrorNotice error={requests.error} />

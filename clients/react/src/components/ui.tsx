@@ -154,6 +154,42 @@ export function Pager({
 }
 
 /** Joins class names, skipping empty ones. */
+/** The toolbar's filter of a list by status; "" stands for every status. */
+export function StatusFilter<S extends string>({
+  label,
+  statuses,
+  names,
+  allLabel,
+  value,
+  onChange,
+}: {
+  label: string;
+  statuses: readonly S[];
+  names: Record<S, string>;
+  allLabel: string;
+  value: S | "";
+  onChange: (value: S | "") => void;
+}) {
+  const id = useId();
+  return (
+    <div className="polis-toolbar">
+      <div className="polis-field polis-field--inline">
+        <label className="polis-label" htmlFor={id}>
+          {label}
+        </label>
+        <select id={id} className="polis-input" value={value} onChange={(event) => onChange(event.target.value as S | "")}>
+          {statuses.map((s) => (
+            <option key={s} value={s}>
+              {names[s]}
+            </option>
+          ))}
+          <option value="">{allLabel}</option>
+        </select>
+      </div>
+    </div>
+  );
+}
+
 export function cx(...names: (string | false | null | undefined)[]): string {
   return names.filter(Boolean).join(" ");
 }
