@@ -1,9 +1,12 @@
-//! Memberships of identities Kratos deleted. Kratos sends no event when an identity is
-//! deleted, so its memberships would linger (`identity: null` in lists). The reconciler
-//! pages through member identities, asks Kratos about 500 at a time, and removes the
-//! memberships of those it no longer has, as the `system` actor, each with its
-//! `organizationMembership.deleted` event. It never removes an org's last member who can
-//! manage members: such orgs are reported instead, for a person to decide.
+//! What Polis holds of identities Kratos deleted. Kratos sends no event when an identity
+//! is deleted, so its memberships would linger (`identity: null` in lists), and so would
+//! its recorded addresses, suggestions and requests. The reconciler pages through the
+//! identities Polis knows, asks Kratos about 500 at a time, and for those it no longer
+//! has, as the `system` actor: removes their memberships, each with its
+//! `organizationMembership.deleted` event, and forgets their enrollment (addresses
+//! deleted, suggestions and pending requests withdrawn, each request with its
+//! `organizationMembershipRequest.withdrawn` event). It never removes an org's last member
+//! who can manage members: such orgs are reported instead, for a person to decide.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +29,8 @@ pub struct ReconcileReport {
     pub departed: Vec<Uuid>,
     /// Memberships removed.
     pub removed: usize,
+    /// Pending membership requests withdrawn.
+    pub requests_withdrawn: usize,
     /// `(org, identity)`: memberships kept because the identity is the org's last
     /// member who can manage members.
     pub stranded: Vec<(Uuid, Uuid)>,
@@ -37,17 +42,17 @@ pub enum ReconcileError {
     Kratos(#[from] crate::auth::kratos::KratosUnavailable),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Kratos answered, but knew none of a whole batch of member identities: more
+    /// Kratos answered, but knew none of a whole batch of identities: more
     /// likely the wrong Kratos (or an empty one) than that many deletions. Nothing of
     /// that batch was removed.
     #[error(
-        "Kratos knows none of {0} member identities in one batch; refusing to remove their \
+        "Kratos knows none of {0} identities in one batch; refusing to remove their \
          memberships (is KRATOS_ADMIN_URL the Kratos these identities live in?)"
     )]
     NoneKnown(usize),
 }
 
-/// One pass over every member identity.
+/// One pass over every identity Polis knows.
 pub async fn reconcile_identities(
     store: &dyn Store,
     kratos: &KratosClient,
@@ -56,7 +61,7 @@ pub async fn reconcile_identities(
     let mut report = ReconcileReport::default();
     let mut after = None;
     loop {
-        let ids = store.member_identities(after, BATCH).await?;
+        let ids = store.known_identities(after, BATCH).await?;
         let Some(last) = ids.last() else {
             return Ok(report);
         };
@@ -74,6 +79,8 @@ pub async fn reconcile_identities(
         report.checked += ids.len();
         for identity in ids.into_iter().filter(|id| !known.contains(id)) {
             remove_departed(store, identity, clock, &mut report).await?;
+            let change = Change::by_system(clock.now());
+            report.requests_withdrawn += store.forget_identity(identity, change).await?;
             report.departed.push(identity);
         }
     }
@@ -139,6 +146,7 @@ fn log(report: &ReconcileReport) {
         checked = report.checked,
         departed = report.departed.len(),
         removed = report.removed,
+        requests_withdrawn = report.requests_withdrawn,
         stranded = report.stranded.len(),
         "identities reconciled"
     );

@@ -4,9 +4,10 @@ use std::collections::BTreeSet;
 
 use polis::reconcile::{reconcile_identities, ReconcileError};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::enrollment;
 use crate::harness::{Auth, Backend, TestApp, User};
 use crate::on_both_backends;
 
@@ -145,7 +146,73 @@ async fn the_command_prints_its_report(backend: Backend) {
     assert_eq!(members(&app, &org).await, vec![alice.id.to_string()]);
 }
 
+/// Dave's address and suggestion remain; Bob's request is withdrawn, with its event.
+async fn only_dave_is_left(app: &TestApp) {
+    let mut conn = app.db.raw().await;
+    let counts = [
+        ("SELECT COUNT(*) FROM identity_verified_addresses", 1),
+        (
+            "SELECT COUNT(*) FROM org_suggestions WHERE status <> 'withdrawn'",
+            1,
+        ),
+        (
+            "SELECT COUNT(*) FROM membership_requests WHERE status = 'withdrawn'",
+            1,
+        ),
+    ];
+    for (sql, expected) in counts {
+        assert_eq!(conn.count(sql, None).await, expected, "{sql}");
+    }
+    let withdrawn: Vec<_> = conn
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == "organizationMembershipRequest.withdrawn")
+        .collect();
+    assert_eq!(withdrawn.len(), 1);
+    assert_eq!(withdrawn[0].data["status"], "withdrawn");
+}
+
+/// Bob asked to join Acme through its domain, Carol and Dave were only suggested it; Bob
+/// and Carol are deleted in Kratos. Their addresses are forgotten, their suggestions
+/// withdrawn, Bob's request withdrawn with its event; Dave keeps his; a second pass
+/// finds nothing of them left.
+async fn departed_identities_leave_no_enrollment_behind(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.user("alice");
+    let acme = enrollment::org(&app, &alice, "Acme").await;
+    enrollment::add_domain(&app, &acme, "acme.com", "automatic_suggestion", true).await;
+    let bob = enrollment::person(&app, "Bob", "bob@acme.com");
+    let carol = enrollment::person(&app, "Carol", "carol@acme.com");
+    let suggested = enrollment::data(&app, "/me/suggestions", &bob).await;
+    let accept = format!(
+        "/me/suggestions/{}/accept",
+        suggested[0]["id"].as_str().unwrap()
+    );
+    let asked = app.post(&accept, Auth::Bearer(&bob.token), json!({})).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    for suggested in [&carol, &enrollment::person(&app, "Dave", "dave@acme.com")] {
+        assert_eq!(
+            enrollment::data(&app, "/me/suggestions", suggested)
+                .await
+                .len(),
+            1
+        );
+    }
+    app.kratos.delete_identity(bob.id);
+    app.kratos.delete_identity(carol.id);
+
+    let report = run(&app).await.expect("a reconciliation");
+    let departed: BTreeSet<Uuid> = report.departed.iter().copied().collect();
+    assert_eq!(departed, BTreeSet::from([bob.id, carol.id]));
+    assert_eq!(report.requests_withdrawn, 1);
+    only_dave_is_left(&app).await;
+    let again = run(&app).await.expect("a second reconciliation");
+    assert!(again.departed.is_empty(), "{:?}", again.departed);
+}
+
 on_both_backends!(
+    departed_identities_leave_no_enrollment_behind,
     departed_identities_leave_their_orgs,
     a_kratos_that_knows_nobody_removes_nothing,
     the_command_prints_its_report,

@@ -6,6 +6,7 @@
 //! lead to are in `suggestions.rs` and `requests.rs`.
 
 mod enroll;
+mod forget;
 mod jobs;
 mod requests;
 mod suggestions;
@@ -125,6 +126,10 @@ pub trait EnrollmentStore: Send + Sync {
         id: Uuid,
         change: Change<'_>,
     ) -> StoreResult<MembershipRequest>;
+    /// Forgets an identity Kratos no longer has: its recorded addresses, its standing
+    /// suggestions, its pending requests (withdrawn, with events). Returns how many
+    /// requests were withdrawn.
+    async fn forget_identity(&self, identity: Uuid, change: Change<'_>) -> StoreResult<usize>;
 }
 
 #[async_trait]
@@ -276,6 +281,13 @@ impl EnrollmentStore for SqlStore {
         let rejected = requests::reject(&mut tx, org, id, change).await?;
         tx.commit().await?;
         Ok(rejected)
+    }
+
+    async fn forget_identity(&self, identity: Uuid, change: Change<'_>) -> StoreResult<usize> {
+        let mut tx = self.db.begin_write().await?;
+        let withdrawn = forget::forget(&mut tx, identity, change).await?;
+        tx.commit().await?;
+        Ok(withdrawn)
     }
 }
 

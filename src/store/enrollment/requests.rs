@@ -143,7 +143,7 @@ pub(super) async fn list_of(
 
 /// Locks the org, checks the caller may decide requests, and loads a pending request
 /// of the org. Returns the org's cap and the caller's rights.
-async fn lock_pending<'a>(
+pub(super) async fn lock_pending<'a>(
     conn: &mut Conn,
     org: Uuid,
     id: Uuid,
@@ -159,7 +159,7 @@ async fn lock_pending<'a>(
     Ok((request, cap, rights))
 }
 
-async fn decide(
+pub(super) async fn decide(
     conn: &mut Conn,
     id: Uuid,
     status: RequestStatus,
@@ -178,7 +178,8 @@ async fn decide(
     let decided = load(conn, id).await?;
     let kind = match status {
         RequestStatus::Accepted => EventType::MembershipRequestAccepted,
-        _ => EventType::MembershipRequestRejected,
+        RequestStatus::Withdrawn => EventType::MembershipRequestWithdrawn,
+        RequestStatus::Pending | RequestStatus::Rejected => EventType::MembershipRequestRejected,
     };
     emit(conn, &Stamp::from(change), request_event(kind, &decided)).await?;
     Ok(decided)

@@ -42,6 +42,7 @@ pub enum EventType {
     MembershipRequestCreated,
     MembershipRequestAccepted,
     MembershipRequestRejected,
+    MembershipRequestWithdrawn,
     DomainCreated,
     DomainUpdated,
     DomainDeleted,
@@ -49,7 +50,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, for checking webhook endpoints' type filters.
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 20] = [
         EventType::OrganizationCreated,
         EventType::OrganizationUpdated,
         EventType::OrganizationDeleted,
@@ -66,6 +67,7 @@ impl EventType {
         EventType::MembershipRequestCreated,
         EventType::MembershipRequestAccepted,
         EventType::MembershipRequestRejected,
+        EventType::MembershipRequestWithdrawn,
         EventType::DomainCreated,
         EventType::DomainUpdated,
         EventType::DomainDeleted,
@@ -89,6 +91,7 @@ impl EventType {
             EventType::MembershipRequestCreated => "organizationMembershipRequest.created",
             EventType::MembershipRequestAccepted => "organizationMembershipRequest.accepted",
             EventType::MembershipRequestRejected => "organizationMembershipRequest.rejected",
+            EventType::MembershipRequestWithdrawn => "organizationMembershipRequest.withdrawn",
             EventType::DomainCreated => "organizationDomain.created",
             EventType::DomainUpdated => "organizationDomain.updated",
             EventType::DomainDeleted => "organizationDomain.deleted",

@@ -106,8 +106,9 @@ pub trait MemberStore: Send + Sync {
         identity: Uuid,
         page: PageRequest,
     ) -> StoreResult<Vec<(Membership, OrgSummary)>>;
-    /// Identities that are members somewhere, in id order, after `after`.
-    async fn member_identities(&self, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<Uuid>>;
+    /// Identities Polis holds something of — a membership, recorded verified addresses,
+    /// a standing suggestion or a pending membership request — in id order, after `after`.
+    async fn known_identities(&self, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<Uuid>>;
     /// Records what Kratos said about these identities.
     async fn save_identity_profiles(
         &self,
@@ -439,12 +440,18 @@ impl MemberStore for SqlStore {
         Ok(rows.into_iter().map(|r| r.split(&catalog)).collect())
     }
 
-    async fn member_identities(&self, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<Uuid>> {
+    async fn known_identities(&self, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<Uuid>> {
         let mut conn = self.db.acquire().await?;
-        // The primary key leads with identity_id: an index walk, not a sort.
+        // Each table's key or index leads with identity_id: index walks, then a merge.
         let ids: Vec<(Uuid,)> = query(
-            "SELECT DISTINCT identity_id FROM org_membership WHERE identity_id > $1 \
-             ORDER BY identity_id LIMIT $2",
+            "SELECT identity_id FROM ( \
+               SELECT identity_id FROM org_membership WHERE identity_id > $1 \
+               UNION SELECT identity_id FROM identity_verified_addresses WHERE identity_id > $1 \
+               UNION SELECT identity_id FROM org_suggestions WHERE identity_id > $1 \
+                 AND status IN ('pending', 'accepted') \
+               UNION SELECT identity_id FROM membership_requests WHERE identity_id > $1 \
+                 AND status = 'pending' \
+             ) known ORDER BY identity_id LIMIT $2",
         )
         .bind(after.unwrap_or(Uuid::nil()))
         .bind(i64::from(limit))
