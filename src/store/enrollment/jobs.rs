@@ -99,12 +99,13 @@ pub(super) async fn batch(
     until: DateTime<Utc>,
 ) -> StoreResult<EnrollmentProgress> {
     let lock_rows = conn.dialect().lock_rows;
-    let exists: Option<Uuid> = query(format!(
+    query(format!(
         "SELECT id FROM org_domains WHERE id = $1{lock_rows}"
     ))
     .bind(job.domain_id)
-    .optional_scalar(conn)
+    .execute(conn)
     .await?;
+    // A deleted domain took its request with it: then nothing is held either.
     let held = query(
         "UPDATE domain_enrollments SET leased_until = $3 WHERE domain_id = $1 AND leased_by = $2",
     )
@@ -113,7 +114,7 @@ pub(super) async fn batch(
     .bind(until)
     .execute(conn)
     .await?;
-    if exists.is_none() || held == 0 {
+    if held == 0 {
         return Ok(EnrollmentProgress::LeaseLost);
     }
     let scope = Scope::Domain {
