@@ -184,13 +184,7 @@ export function InvitationsPanel({
           </tbody>
         </table>
       ) : null}
-      <Pager
-        page={invitations.page}
-        hasPrevious={invitations.hasPreviousPage}
-        hasNext={invitations.hasNextPage}
-        onPrevious={invitations.fetchPrevious}
-        onNext={invitations.fetchNext}
-      />
+      <Pager pages={invitations} />
     </div>
   );
 }

@@ -125,13 +125,7 @@ export function MembersPanel({
           </table>
         )
       ) : null}
-      <Pager
-        page={members.page}
-        hasPrevious={members.hasPreviousPage}
-        hasNext={members.hasNextPage}
-        onPrevious={members.fetchPrevious}
-        onNext={members.fetchNext}
-      />
+      <Pager pages={members} />
 
       {organization.membership ? (
         <div className="polis-leave">

@@ -115,13 +115,7 @@ export function RequestsPanel({ org, pageSize }: { org: string; pageSize: number
           </tbody>
         </table>
       ) : null}
-      <Pager
-        page={requests.page}
-        hasPrevious={requests.hasPreviousPage}
-        hasNext={requests.hasNextPage}
-        onPrevious={requests.fetchPrevious}
-        onNext={requests.fetchNext}
-      />
+      <Pager pages={requests} />
     </div>
   );
 }

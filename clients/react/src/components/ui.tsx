@@ -124,36 +124,32 @@ export function Field({
   );
 }
 
-/** Previous / next over a keyset-paged list. */
-export function Pager({
-  page,
-  hasPrevious,
-  hasNext,
-  onPrevious,
-  onNext,
-}: {
+/** What a paged list hook offers the pager (`useMembers`, `useInvitations`, …). */
+export interface PagedList {
   page: number;
-  hasPrevious: boolean;
-  hasNext: boolean;
-  onPrevious: () => void;
-  onNext: () => void;
-}) {
+  hasPreviousPage: boolean;
+  hasNextPage: boolean;
+  fetchPrevious: () => void;
+  fetchNext: () => void;
+}
+
+/** Previous / next over a keyset-paged list. */
+export function Pager({ pages }: { pages: PagedList }) {
   const localization = useLocalization();
-  if (!hasPrevious && !hasNext) return null;
+  if (!pages.hasPreviousPage && !pages.hasNextPage) return null;
   return (
     <nav className="polis-pager" aria-label={localization.common.pagination}>
-      <button type="button" className="polis-button" onClick={onPrevious} disabled={!hasPrevious}>
+      <button type="button" className="polis-button" onClick={pages.fetchPrevious} disabled={!pages.hasPreviousPage}>
         {localization.common.previous}
       </button>
-      <span className="polis-pager-page">{format(localization.common.page, { page })}</span>
-      <button type="button" className="polis-button" onClick={onNext} disabled={!hasNext}>
+      <span className="polis-pager-page">{format(localization.common.page, { page: pages.page })}</span>
+      <button type="button" className="polis-button" onClick={pages.fetchNext} disabled={!pages.hasNextPage}>
         {localization.common.next}
       </button>
     </nav>
   );
 }
 
-/** Joins class names, skipping empty ones. */
 /** The toolbar's filter of a list by status; "" stands for every status. */
 export function StatusFilter<S extends string>({
   label,
