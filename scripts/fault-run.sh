@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${FAULT_SECONDS:-60}"
-port="${FAULT_PG_PORT:-55432}"
+# Candidate ports lie below Linux's ephemeral range (32768-60999), where one of the run's
+# own client connections could be holding the port; one taken anyway is skipped.
+ports="${FAULT_PG_PORT:-25432 25433 25434 25435 25436}"
 version="$(ls /usr/lib/postgresql | sort -V | tail -n 1)"
 bin="/usr/lib/postgresql/$version/bin"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -24,10 +26,18 @@ stop
 rm -rf "$dir"
 mkdir -p "$dir"
 if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
-echo "fault-run: a private PostgreSQL $version on port $port ($dir)"
 as_postgres "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 >/dev/null
-as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+port=""
+for candidate in $ports; do
+  if as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+    -o "-p $candidate -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" \
+    start >/dev/null; then
+    port="$candidate"
+    break
+  fi
+done
+[ -n "$port" ] || { echo "fault-run: PostgreSQL did not start on $ports ($dir/server.log)" >&2; exit 1; }
+echo "fault-run: a private PostgreSQL $version on port $port ($dir)"
 trap stop EXIT
 psql -h 127.0.0.1 -p "$port" -U postgres -q -c "CREATE DATABASE polis_faults"
 
